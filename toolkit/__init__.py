@@ -1,0 +1,1 @@
+"""toolkit: a research-to-live trading toolkit (backtest and live from one Strategy class)."""
