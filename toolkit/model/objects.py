@@ -264,6 +264,17 @@ class Money(msgspec.Struct, frozen=True, gc=False, eq=False):
         return cls(raw_from_decimal(dec, ccy.precision, f"Money({ccy.code})", rounding=True), ccy)
 
     @classmethod
+    def from_str(cls, value: str) -> Money:
+        """Parse `"1000000 USD"` (amount, space, currency code)."""
+        parts = value.split()
+        if len(parts) != 2:
+            raise ValueError(f"invalid Money {value!r}: expected 'AMOUNT CURRENCY', e.g. '1000000 USD'")
+        amount, code = parts
+        ccy = Currency.from_str(code)
+        dec = _to_decimal(amount, "Money")
+        return cls(raw_from_decimal(dec, ccy.precision, f"Money({ccy.code})", rounding=False), ccy)
+
+    @classmethod
     def zero(cls, currency: Currency | str) -> Money:
         ccy = currency if isinstance(currency, Currency) else Currency.from_str(currency)
         return cls(0, ccy)

@@ -1,0 +1,87 @@
+"""Pure fill decisions of the matching engine, on raw fixed-point integers.
+
+No state and no events here: whether an order is marketable or triggered against a bid/ask, how a
+bar's volume splits across its four replay points and in which order those points come, and the
+fill tuples a taker order gets from an L1 book. The matching engine calls these and turns the
+answers into events; tests check them directly against the venue spec.
+"""
+
+from __future__ import annotations
+
+# Bar replay points: (price_raw, size_raw, point) with point one of these names.
+OPEN, HIGH, LOW, CLOSE = "O", "H", "L", "C"
+
+
+def limit_matched(is_buy: bool, price: int, bid: int | None, ask: int | None) -> bool:
+    """A BUY limit matches when ask <= price; a SELL limit when bid >= price (unset side: no)."""
+    if is_buy:
+        return ask is not None and ask <= price
+    return bid is not None and bid >= price
+
+
+def stop_triggered(is_buy: bool, trigger: int, bid: int | None, ask: int | None) -> bool:
+    """STOP_* trigger: BUY when ask >= trigger, SELL when bid <= trigger."""
+    if is_buy:
+        return ask is not None and ask >= trigger
+    return bid is not None and bid <= trigger
+
+
+def touch_triggered(is_buy: bool, trigger: int, bid: int | None, ask: int | None) -> bool:
+    """MIT/LIT trigger: BUY when ask <= trigger, SELL when bid >= trigger."""
+    if is_buy:
+        return ask is not None and ask <= trigger
+    return bid is not None and bid >= trigger
+
+
+def split_bar_volume(volume: int, increment: int) -> tuple[int, int]:
+    """Sizes (per O/H/L point, close point) of a bar's volume, each on the size grid, >= one increment."""
+    quarter = (volume // 4) // increment * increment
+    quarter = max(quarter, increment)
+    if 3 * quarter >= volume:
+        return quarter, increment
+    close = (volume - 3 * quarter) // increment * increment
+    return quarter, max(close, increment)
+
+
+def bar_point_order(open_: int, high: int, low: int, adaptive: bool) -> tuple[str, str, str, str]:
+    """Fixed order O,H,L,C; adaptive: the extreme nearer the open first (a tie goes low first)."""
+    if adaptive and not abs(high - open_) < abs(low - open_):
+        return OPEN, LOW, HIGH, CLOSE
+    return OPEN, HIGH, LOW, CLOSE
+
+
+def trade_bar_points(
+    open_: int, high: int, low: int, close: int, volume: int, increment: int, last: int | None, adaptive: bool
+) -> list[tuple[int, int, str]]:
+    """Replay points of a LAST/MID (or one-sided) bar, skipping those that would not move the price."""
+    quarter, close_size = split_bar_volume(volume, increment)
+    prices = {OPEN: open_, HIGH: high, LOW: low, CLOSE: close}
+    points: list[tuple[int, int, str]] = []
+    for name in bar_point_order(open_, high, low, adaptive):
+        px = prices[name]
+        if name == OPEN:
+            keep = last is None or px != last
+        elif name == HIGH:
+            keep = last is None or px > last
+        elif name == LOW:
+            keep = last is None or px < last
+        else:
+            keep = last is None or px != last
+        if keep:
+            points.append((px, close_size if name == CLOSE else quarter, name))
+            last = px
+    return points
+
+
+def taker_fills(
+    is_buy: bool, leaves: int, top_px: int, top_size: int, tick: int, extend: bool
+) -> list[tuple[int, int]]:
+    """L1 fills of a taker: the top level up to its size, then (if `extend`) the rest one tick worse."""
+    fills: list[tuple[int, int]] = []
+    first = min(top_size, leaves)
+    if first > 0:
+        fills.append((top_px, first))
+    rest = leaves - first
+    if rest > 0 and extend:
+        fills.append((top_px + tick if is_buy else top_px - tick, rest))
+    return fills

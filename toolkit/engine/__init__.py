@@ -1,0 +1,1 @@
+"""The kernel and the engines it wires: data, risk, execution, portfolio and trader."""

@@ -1,0 +1,142 @@
+"""The data engine: subscriptions, the market data cache updates, internal bar aggregation, dispatch.
+
+Every market data point (from the backtest stream or a live data client) enters through
+`process_*`: it is written to the cache, fed to the bar aggregators of its instrument, and
+published on its topic (`data.quotes.<id>`, `data.trades.<id>`, `data.bars.<bar type>`) for the
+actors that subscribed. Subscribing to an INTERNAL bar type starts an aggregator; EXTERNAL bars come
+from the data itself. The per-event path is a cache append, a dict lookup and the handlers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from toolkit.engine import topics
+from toolkit.engine.aggregation import BarAggregator, make_aggregator
+from toolkit.model.data import Bar, BarType, QuoteTick, TradeTick
+from toolkit.model.enums import PriceType
+from toolkit.model.identifiers import InstrumentId
+
+if TYPE_CHECKING:
+    from toolkit.core.cache import Cache
+    from toolkit.core.clock import Clock
+    from toolkit.core.log import Logger
+    from toolkit.core.msgbus import MessageBus
+
+
+class DataEngine:
+    """See the module docstring."""
+
+    def __init__(self, clock: Clock, msgbus: MessageBus, cache: Cache, log: Logger) -> None:
+        self.clock = clock
+        self.msgbus = msgbus
+        self.cache = cache
+        self.log = log
+        self.subscribed_quote_ticks: dict[InstrumentId, int] = {}
+        self.subscribed_trade_ticks: dict[InstrumentId, int] = {}
+        self.subscribed_bars: dict[BarType, int] = {}
+        self._aggregators: dict[BarType, BarAggregator] = {}
+        self._quote_feeds: dict[InstrumentId, list[BarAggregator]] = {}
+        self._trade_feeds: dict[InstrumentId, list[BarAggregator]] = {}
+        self._quote_topics: dict[InstrumentId, str] = {}
+        self._trade_topics: dict[InstrumentId, str] = {}
+        self._bar_topics: dict[BarType, str] = {}
+        self.data_count = 0
+
+    # ---- subscriptions -----------------------------------------------------------------------
+    def subscribe_quote_ticks(self, instrument_id: InstrumentId) -> None:
+        self.subscribed_quote_ticks[instrument_id] = self.subscribed_quote_ticks.get(instrument_id, 0) + 1
+
+    def unsubscribe_quote_ticks(self, instrument_id: InstrumentId) -> None:
+        _decrement(self.subscribed_quote_ticks, instrument_id)
+
+    def subscribe_trade_ticks(self, instrument_id: InstrumentId) -> None:
+        self.subscribed_trade_ticks[instrument_id] = self.subscribed_trade_ticks.get(instrument_id, 0) + 1
+
+    def unsubscribe_trade_ticks(self, instrument_id: InstrumentId) -> None:
+        _decrement(self.subscribed_trade_ticks, instrument_id)
+
+    def subscribe_bars(self, bar_type: BarType) -> None:
+        self.subscribed_bars[bar_type] = self.subscribed_bars.get(bar_type, 0) + 1
+        if bar_type.is_internal and bar_type not in self._aggregators:
+            self._start_aggregator(bar_type)
+
+    def unsubscribe_bars(self, bar_type: BarType) -> None:
+        if _decrement(self.subscribed_bars, bar_type) == 0:
+            aggregator = self._aggregators.pop(bar_type, None)
+            if aggregator is not None:
+                aggregator.stop()
+                for feeds in (self._quote_feeds, self._trade_feeds):
+                    for aggs in feeds.values():
+                        if aggregator in aggs:
+                            aggs.remove(aggregator)
+
+    def _start_aggregator(self, bar_type: BarType) -> None:
+        instrument = self.cache.instrument(bar_type.instrument_id)
+        if instrument is None:
+            raise ValueError(f"cannot aggregate {bar_type}: instrument {bar_type.instrument_id} is not in the cache")
+        aggregator = make_aggregator(bar_type, instrument, self.process_bar, self.clock)
+        self._aggregators[bar_type] = aggregator
+        feeds = self._trade_feeds if bar_type.spec.price_type is PriceType.LAST else self._quote_feeds
+        feeds.setdefault(bar_type.instrument_id, []).append(aggregator)
+
+    def stop(self) -> None:
+        for aggregator in self._aggregators.values():
+            aggregator.stop()
+
+    def reset(self) -> None:
+        self.stop()
+        self.__init__(self.clock, self.msgbus, self.cache, self.log)  # type: ignore[misc]
+
+    # ---- data --------------------------------------------------------------------------------
+    def process(self, data: QuoteTick | TradeTick | Bar) -> None:
+        kind = type(data)
+        if kind is QuoteTick:
+            self.process_quote_tick(data)  # type: ignore[arg-type]
+        elif kind is TradeTick:
+            self.process_trade_tick(data)  # type: ignore[arg-type]
+        elif kind is Bar:
+            self.process_bar(data)  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"the data engine cannot process {kind.__name__}")
+
+    def process_quote_tick(self, tick: QuoteTick) -> None:
+        iid = tick.instrument_id
+        self.cache.add_quote_tick(tick)
+        feeds = self._quote_feeds.get(iid)
+        if feeds:
+            for aggregator in feeds:
+                aggregator.handle_quote_tick(tick)
+        topic = self._quote_topics.get(iid)
+        if topic is None:
+            topic = self._quote_topics[iid] = topics.quotes_topic(iid)
+        self.msgbus.publish(topic, tick)
+
+    def process_trade_tick(self, tick: TradeTick) -> None:
+        iid = tick.instrument_id
+        self.cache.add_trade_tick(tick)
+        feeds = self._trade_feeds.get(iid)
+        if feeds:
+            for aggregator in feeds:
+                aggregator.handle_trade_tick(tick)
+        topic = self._trade_topics.get(iid)
+        if topic is None:
+            topic = self._trade_topics[iid] = topics.trades_topic(iid)
+        self.msgbus.publish(topic, tick)
+
+    def process_bar(self, bar: Bar) -> None:
+        bar_type = bar.bar_type
+        self.cache.add_bar(bar)
+        topic = self._bar_topics.get(bar_type)
+        if topic is None:
+            topic = self._bar_topics[bar_type] = topics.bars_topic(bar_type)
+        self.msgbus.publish(topic, bar)
+
+
+def _decrement(counts: dict, key: object) -> int:  # type: ignore[type-arg]
+    count = counts.get(key, 0) - 1
+    if count <= 0:
+        counts.pop(key, None)
+        return 0
+    counts[key] = count
+    return count

@@ -1,0 +1,35 @@
+"""Message bus topic and endpoint names, in one place so publishers and subscribers agree."""
+
+from __future__ import annotations
+
+RISK_ENGINE_EXECUTE = "RiskEngine.execute"
+EXEC_ENGINE_EXECUTE = "ExecEngine.execute"
+EXEC_ENGINE_PROCESS = "ExecEngine.process"
+
+
+def quotes_topic(instrument_id: str) -> str:
+    return f"data.quotes.{instrument_id}"
+
+
+def trades_topic(instrument_id: str) -> str:
+    return f"data.trades.{instrument_id}"
+
+
+def bars_topic(bar_type: object) -> str:
+    return f"data.bars.{bar_type}"
+
+
+def order_events_topic(strategy_id: str) -> str:
+    return f"events.order.{strategy_id}"
+
+
+def position_events_topic(strategy_id: str) -> str:
+    return f"events.position.{strategy_id}"
+
+
+def account_events_topic(account_id: str) -> str:
+    return f"events.account.{account_id}"
+
+
+def fills_topic(instrument_id: str) -> str:
+    return f"events.fills.{instrument_id}"

@@ -1,0 +1,59 @@
+"""Trading commands: what a strategy asks the execution side to do.
+
+Commands travel strategy -> risk engine -> execution engine -> execution client -> venue. They
+carry the identity of the order they act on and `ts_init` (kernel clock time when issued); a
+venue with latency applies a command at `ts_init + latency`. `SubmitOrder` carries the `Order`
+itself; a venue copies what it needs and never mutates it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from toolkit.model.enums import OrderSide
+from toolkit.model.identifiers import ClientId, ClientOrderId, InstrumentId, PositionId, StrategyId, TraderId
+from toolkit.model.objects import Price, Quantity
+
+if TYPE_CHECKING:
+    from toolkit.model.orders import Order
+
+
+class TradingCommand(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    trader_id: TraderId
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+    ts_init: int
+    client_id: ClientId | None = None
+
+
+class SubmitOrder(TradingCommand, frozen=True, kw_only=True, gc=False):
+    order: Order
+    position_id: PositionId | None = None
+
+    @property
+    def client_order_id(self) -> ClientOrderId:
+        return self.order.client_order_id
+
+
+class ModifyOrder(TradingCommand, frozen=True, kw_only=True, gc=False):
+    client_order_id: ClientOrderId
+    quantity: Quantity | None = None
+    price: Price | None = None
+    trigger_price: Price | None = None
+
+
+class CancelOrder(TradingCommand, frozen=True, kw_only=True, gc=False):
+    client_order_id: ClientOrderId
+
+
+class CancelAllOrders(TradingCommand, frozen=True, kw_only=True, gc=False):
+    order_side: OrderSide = OrderSide.NO_ORDER_SIDE
+
+
+class BatchCancelOrders(TradingCommand, frozen=True, kw_only=True, gc=False):
+    client_order_ids: tuple[ClientOrderId, ...]
+
+
+Command = SubmitOrder | ModifyOrder | CancelOrder | CancelAllOrders | BatchCancelOrders
