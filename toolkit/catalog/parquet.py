@@ -448,7 +448,8 @@ def _decode_metadata(path: Path, raw: dict[bytes, bytes] | None) -> dict[str, st
 def _write_part(directory: Path, table: pa.Table) -> Path:
     """Write `table` as the next part of `directory`: temp file, fsync, then link to a free part name."""
     directory.mkdir(parents=True, exist_ok=True)
-    temp = directory / f".tmp-{uuid.uuid4().hex}{PART_SUFFIX}"
+    # Hidden and without the .parquet suffix, so no reader glob ever picks up a half-written file.
+    temp = directory / f".tmp-{uuid.uuid4().hex}.partial"
     try:
         pq.write_table(table, temp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         with open(temp, "rb+") as handle:
@@ -475,24 +476,24 @@ def _write_part(directory: Path, table: pa.Table) -> Path:
 
 # ---- merging sorted chunks by ts_init ------------------------------------------------------------
 
-C = TypeVar("C")
-O = TypeVar("O")  # noqa: E741
+ChunkT = TypeVar("ChunkT")
+OutputT = TypeVar("OutputT")
 
 
 @dataclass(frozen=True, slots=True)
-class _ChunkOps(Generic[C, O]):
+class _ChunkOps(Generic[ChunkT, OutputT]):
     """How `_merge_sorted_chunks` inspects, cuts and joins one kind of chunk."""
 
-    last_ts: Callable[[C], int]
-    count_before: Callable[[C, int], int]
-    split: Callable[[C, int], tuple[C, C]]
-    concat: Callable[[list[C]], C]
-    emit: Callable[[C], O]
-    merge: Callable[[list[C]], O]
-    size: Callable[[C], int]
+    last_ts: Callable[[ChunkT], int]
+    count_before: Callable[[ChunkT, int], int]
+    split: Callable[[ChunkT, int], tuple[ChunkT, ChunkT]]
+    concat: Callable[[list[ChunkT]], ChunkT]
+    emit: Callable[[ChunkT], OutputT]
+    merge: Callable[[list[ChunkT]], OutputT]
+    size: Callable[[ChunkT], int]
 
 
-def _merge_sorted_chunks(sources: Sequence[Iterator[C]], ops: _ChunkOps[C, O]) -> Iterator[O]:
+def _merge_sorted_chunks(sources: Sequence[Iterator[ChunkT]], ops: _ChunkOps[ChunkT, OutputT]) -> Iterator[OutputT]:
     """Merge sources of ts_init-sorted chunks into ts_init order; equal ts_init keep source order.
 
     Everything strictly before the smallest "last ts_init" held by a live source is safe to emit;
@@ -500,7 +501,7 @@ def _merge_sorted_chunks(sources: Sequence[Iterator[C]], ops: _ChunkOps[C, O]) -
     chunk per source (plus runs of one timestamp).
     """
     count = len(sources)
-    buffers: list[C | None] = [None] * count
+    buffers: list[ChunkT | None] = [None] * count
     live = [True] * count
 
     def refill(i: int) -> None:
@@ -531,9 +532,9 @@ def _merge_sorted_chunks(sources: Sequence[Iterator[C]], ops: _ChunkOps[C, O]) -
             yield ops.merge([buffers[i] for i in holding])  # type: ignore[misc]
             return
         frontier = min(ops.last_ts(buffers[i]) for i in live_holding)  # type: ignore[arg-type]
-        heads: list[C] = []
+        heads: list[ChunkT] = []
         for i in holding:
-            held: C = buffers[i]  # type: ignore[assignment]
+            held: ChunkT = buffers[i]  # type: ignore[assignment]
             cut = ops.count_before(held, frontier)
             if cut:
                 head, tail = ops.split(held, cut)
@@ -895,7 +896,7 @@ class DataCatalog:
         batches = list(self.stream_batches(kind.data_type, identifier, start_ns, end_ns))
         if not batches:
             return pl.DataFrame(schema=kind.polars_schema)
-        table = pa.Table.from_batches(batches).replace_schema_metadata(None)
+        table = pa.Table.from_batches([b.replace_schema_metadata(None) for b in batches])
         return pl.from_arrow(table)  # type: ignore[return-value]
 
     def query_objects(
