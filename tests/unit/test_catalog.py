@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from pathlib import Path
 
@@ -275,6 +276,28 @@ def test_stream_of_many_equal_timestamps_across_chunks(catalog: DataCatalog) -> 
     catalog.write_quotes(GBPUSD, other)
     merged = list(catalog.stream_objects([("quotes", GBPUSD), ("quotes", EURUSD)], batch_size=64))
     assert merged == [other[0], other[1], *same, other[2]]
+
+
+def test_random_merges_match_a_stable_sort(catalog: DataCatalog) -> None:
+    rng = random.Random(5)
+    usdjpy = InstrumentId("USD/JPY.SIM")
+    catalog.write_instruments([fx("USD/JPY.SIM")])
+    written: dict[InstrumentId, list[QuoteTick]] = {}
+    for instrument_id in (EURUSD, GBPUSD, usdjpy):
+        parts = []
+        for part in range(3):  # overlapping parts: ties inside a dataset come in write order
+            stamps = sorted(rng.randrange(0, 400) for _ in range(rng.randrange(50, 300)))
+            parts.append([quote(instrument_id, "1.00001", "1.00002", T0 + ts, str(part + 1)) for ts in stamps])
+            catalog.write_quotes(instrument_id, parts[-1])
+        written[instrument_id] = sorted((q for p in parts for q in p), key=lambda q: q.ts_init)
+    order = [usdjpy, EURUSD, GBPUSD]
+    expected = sorted((q for i in order for q in written[i]), key=lambda q: q.ts_init)
+    for batch_size in (1, 7, 64, 10_000):
+        requests = [("quotes", i) for i in order]
+        assert list(catalog.stream_objects(requests, batch_size=batch_size)) == expected
+    assert catalog.query_objects("quotes", EURUSD) == written[EURUSD]
+    window = [q for q in expected if T0 + 100 <= q.ts_init <= T0 + 200]
+    assert list(catalog.stream_objects([("quotes", i) for i in order], T0 + 100, T0 + 200, batch_size=5)) == window
 
 
 def test_missing_dataset_is_reported_when_the_stream_is_built(catalog: DataCatalog) -> None:
