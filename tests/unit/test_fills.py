@@ -135,15 +135,15 @@ class TestSplitBarVolume:
 
 class TestBarPointOrder:
     @pytest.mark.parametrize(
-        ("o", "h", "l"),
+        ("open_", "high", "low"),
         [
             ("90.020", "90.030", "90.010"),  # high nearer the open
             ("90.020", "90.040", "90.015"),  # low nearer the open (down-ish bar)
             ("1.00100", "1.00300", "0.99900"),  # tie
         ],
     )
-    def test_fixed_is_always_open_high_low_close(self, o: str, h: str, l: str) -> None:  # noqa: E741
-        assert bar_point_order(px(o), px(h), px(l), adaptive=False) == (OPEN, HIGH, LOW, CLOSE)
+    def test_fixed_is_always_open_high_low_close(self, open_: str, high: str, low: str) -> None:
+        assert bar_point_order(px(open_), px(high), px(low), adaptive=False) == (OPEN, HIGH, LOW, CLOSE)
 
     def test_adaptive_high_nearer_goes_high_first(self) -> None:
         assert bar_point_order(px("90.020"), px("90.025"), px("90.000"), adaptive=True) == (OPEN, HIGH, LOW, CLOSE)
@@ -168,9 +168,10 @@ class TestBarPointOrder:
 
 
 def points(
-    o: str, h: str, l: str, c: str, v: int, last: str | None = None, adaptive: bool = False  # noqa: E741
+    open_: str, high: str, low: str, close: str, volume: int, last: str | None = None, adaptive: bool = False
 ) -> list[tuple[str, int, str]]:
-    raw = trade_bar_points(px(o), px(h), px(l), px(c), qty(v), UNIT, None if last is None else px(last), adaptive)
+    last_raw = None if last is None else px(last)
+    raw = trade_bar_points(px(open_), px(high), px(low), px(close), qty(volume), UNIT, last_raw, adaptive)
     return [(str(Price(p, 3)), size // UNIT, name) for p, size, name in raw]
 
 

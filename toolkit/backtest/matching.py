@@ -84,6 +84,7 @@ class VenueOrder:
         "filled",
         "ident",
         "is_buy",
+        "matched_at",
         "order_type",
         "position_id",
         "post_only",
@@ -122,6 +123,7 @@ class VenueOrder:
         self.triggered = False
         self.closed = False
         self.seq = seq
+        self.matched_at = -1  # the engine's market-data point this order was last matched at (arrival counts)
 
     @property
     def leaves(self) -> int:
@@ -191,6 +193,9 @@ class MatchingEngine:
         self._position_count = 0
         self._trade_count = 0
         self._seq = 0
+        # Market-data points seen (quote, trade, each bar point): an order is matched at most once per point,
+        # so the settle's iterate does not fill a remainder again from the same displayed size (spec §3.4, §10.15).
+        self._data_point = 0
 
     # ---- queries -----------------------------------------------------------------------------
     @property
@@ -222,6 +227,7 @@ class MatchingEngine:
             self.bid_size = tick.bid_size_raw
             self.ask_size = tick.ask_size_raw
             self._ts_last_quote = tick.ts_event
+        self._data_point += 1
         if self._bids or self._asks:
             self.iterate(tick.ts_init)
 
@@ -251,6 +257,7 @@ class MatchingEngine:
         else:
             self.bid = self.ask = px
             self.bid_size = self.ask_size = tick.size_raw
+        self._data_point += 1
         if self._bids or self._asks:
             self._trade_pass = True
             try:
@@ -295,6 +302,7 @@ class MatchingEngine:
                 self.bid = self.ask = self.last = px
                 self.bid_size = self.ask_size = size
                 self._bar_point = point
+                self._data_point += 1
                 if self._bids or self._asks:
                     self.iterate(ts)
         finally:
@@ -325,6 +333,7 @@ class MatchingEngine:
                 self.bid_size = bc if point == CLOSE else bq
                 self.ask_size = ac if point == CLOSE else aq
                 self._bar_point = point
+                self._data_point += 1
                 if self._bids or self._asks:
                     self.iterate(ts)
         finally:
@@ -338,13 +347,13 @@ class MatchingEngine:
 
     def _match_sides(self, ts: int, match_bids: bool, match_asks: bool) -> None:
         self.ts = ts
-        if match_bids and self._bids:
-            for order in tuple(self._bids):
-                if not order.closed:
-                    self._match_order(order)
-        if match_asks and self._asks:
-            for order in tuple(self._asks):
-                if not order.closed:
+        point = self._data_point
+        for side, active in ((self._bids, match_bids), (self._asks, match_asks)):
+            for order in tuple(side):
+                if order.closed or order.matched_at == point:
+                    continue  # already matched against this market state (on arrival or earlier in this pass)
+                order.matched_at = point
+                if active:
                     self._match_order(order)
         if self.config.support_gtd_orders:
             for side in (self._bids, self._asks):
@@ -621,7 +630,7 @@ class MatchingEngine:
             )
         )
 
-    def _arrival_rejection(self, order: Order) -> str | None:
+    def _arrival_rejection(self, order: Order, position_id: PositionId | None) -> str | None:
         """The first venue check the arriving order fails, as a reason, or None (spec §3.3)."""
         inst = self.instrument
         if isinstance(inst, FuturesContract):
@@ -650,6 +659,10 @@ class MatchingEngine:
             and net < order.quantity.raw
         ):
             return "short selling not permitted on a CASH account"
+        if self._hedging:
+            # A HEDGING order reduces only the position it names (its own or the command's position id);
+            # naming none, it has no position to reduce (spec §3.3 rule 7, §6.1).
+            net = self._positions.get(position_id, 0) if position_id is not None else 0
         increases = net == 0 or (net > 0) == (order.side is OrderSide.BUY)
         if order.reduce_only and self.config.use_reduce_only and increases:
             return f"reduce-only order {order.client_order_id} would have increased position"
@@ -662,7 +675,8 @@ class MatchingEngine:
         self.ts = ts
         self._seq += 1
         record = VenueOrder(order, self._next_venue_order_id(), position_id, self._seq)
-        reason = self._arrival_rejection(order)
+        record.matched_at = self._data_point
+        reason = self._arrival_rejection(order, record.position_id)
         if reason is not None:
             self._reject(record, reason)
             return
@@ -761,6 +775,7 @@ class MatchingEngine:
             reject(f"new trigger price {Price(trigger, self._price_precision)} is in the market")
             return
         order.quantity, order.price, order.trigger = qty, price, trigger
+        order.matched_at = self._data_point
         self._resort(order)
         self._emit(
             OrderUpdated(

@@ -25,9 +25,11 @@ from toolkit.model.commands import (
 from toolkit.model.enums import OmsType
 from toolkit.model.events import (
     AccountState,
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderFilled,
+    OrderModifyRejected,
     PositionChanged,
     PositionClosed,
     PositionOpened,
@@ -168,7 +170,13 @@ class ExecutionEngine:
         try:
             order.apply(event)
         except (InvalidStateTransition, ValueError) as exc:
-            self.log.warning("%s", exc)
+            if isinstance(event, (OrderCancelRejected, OrderModifyRejected)) and order.is_closed:
+                # The venue refused a cancel/modify of an order that has closed meanwhile (it filled
+                # first): nothing to change, but the strategy must hear that its request failed.
+                self.log.info("%s for closed order %s: %s", type(event).__name__, order.client_order_id, event.reason)
+                self.msgbus.publish(topics.order_events_topic(order.strategy_id), event)
+            else:
+                self.log.warning("%s", exc)
             return
         self.cache.update_order(order)
         self.msgbus.publish(topics.order_events_topic(order.strategy_id), event)
@@ -190,6 +198,9 @@ class ExecutionEngine:
             return fill.position_id
         if order.position_id is not None:
             return order.position_id
+        submitted_for = self.cache.position_id_for_order(order.client_order_id)  # submit_order(position_id=...)
+        if submitted_for is not None:
+            return submitted_for
         if self._oms_type(order) is OmsType.NETTING:
             return position_id_for_netting(order.instrument_id, order.strategy_id)
         # Strategy-level HEDGING on a NETTING venue: one virtual position per entry order.

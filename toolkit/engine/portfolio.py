@@ -54,12 +54,14 @@ class Portfolio:
         self.account_states: list[AccountState] = []
         self._pair_index: dict[str, InstrumentId] = {}
         self._pair_index_size = -1
+        self._last_fill_px: dict[InstrumentId, int] = {}
 
     def set_account_options(self, venue: str, options: AccountOptions) -> None:
         self._options[str(venue)] = options
 
     def reset(self) -> None:
         self.account_states.clear()
+        self._last_fill_px.clear()
         self._pair_index.clear()
         self._pair_index_size = -1
 
@@ -91,6 +93,7 @@ class Portfolio:
         if account is None or instrument is None:
             self.log.error("fill %s: account %s or instrument unknown, balance not updated", fill.trade_id, fill.account_id)
             return
+        self._last_fill_px[fill.instrument_id] = fill.last_px.raw
         rate = self._conversion_rates(account, instrument, fill)
         state = account_state_after_fill(account, instrument, fill, gross_realized, fill.ts_event, rate)
         account.apply(state)
@@ -162,6 +165,8 @@ class Portfolio:
         if instrument_id is None:
             return None
         raw = self.cache.last_price_raw(instrument_id)
+        if raw is None:
+            raw = self._last_fill_px.get(instrument_id)  # e.g. bar data not yet cached during the bar replay
         return None if raw is None else Decimal(raw) / FIXED_SCALE
 
     def rate(self, from_ccy: Currency, to_ccy: Currency) -> Decimal | None:
