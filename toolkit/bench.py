@@ -25,7 +25,7 @@ from toolkit.catalog.parquet import DataCatalog
 from toolkit.model.enums import AccountType, OmsType
 from toolkit.model.events import OrderFilled
 from toolkit.model.instruments import instrument_from_dict
-from toolkit.model.objects import Currency, Money, Quantity
+from toolkit.model.objects import Currency, Money
 from toolkit.trading.loader import StrategyTable, load_strategy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

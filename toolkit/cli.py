@@ -13,6 +13,7 @@ import argparse
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from toolkit.backtest.engine import StrategyError
@@ -59,6 +60,8 @@ def run_backtest_file(config: Path, output: Path | None, progress: bool = True) 
         bar.span = run.span
         bar(events, ts)
 
+    if output is None:
+        output = run.default_output(datetime.now(UTC).strftime("%Y%m%d-%H%M%S"))
     try:
         _, result, path = run.run(output, progress=report)
     finally:
@@ -72,8 +75,8 @@ def _how_to_open(path: Path) -> str:
     return (
         "Open it with polars or DuckDB, for example:\n"
         f"  uv run python -c \"import polars as pl; print(pl.read_parquet('{path}/fills/*.parquet'))\"\n"
-        f"  uv run python -c \"import duckdb; duckdb.sql(\\\"SELECT * FROM read_parquet('{path}/equity/*.parquet')\\\")"
-        ".show()\"\n"
+        f'  uv run python -c "import duckdb; duckdb.sql(\\"SELECT * FROM read_parquet(\'{path}/equity/*.parquet\')\\")'
+        '.show()"\n'
         "Its layout is described in docs/snapshots.md."
     )
 

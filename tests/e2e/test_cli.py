@@ -95,7 +95,10 @@ starting_balances = ["1000000 USD"]
     ("change", "expected"),
     [
         (('trade_size = "100000"', 'trade_size = "100000"\nfast_periodd = 3'), "strategy.config.fast_periodd"),
-        (('trade_size = "100000"', 'trade_size = "100000"\nfast_ema_period = "ten"'), "strategy.config.fast_ema_period"),
+        (
+            ('trade_size = "100000"', 'trade_size = "100000"\nfast_ema_period = "ten"'),
+            "strategy.config.fast_ema_period",
+        ),
         (("strategies/ema_cross.py", "strategies/nope.py"), "strategy.path"),
         (('"EUR/USD.SIM"', '"XAU/USD.SIM"'), "strategy.config.instrument_id"),
         (('name = "SIM"', 'name = "SIM"\noms_type = "NETT"'), "backtest.venue.oms_type"),

@@ -130,9 +130,7 @@ class BacktestEngine:
         self.exchanges[exchange.venue] = exchange
         client = BacktestExecutionClient(exchange, self.clock, self.kernel.exec_engine.process, self._on_command)
         self.kernel.exec_engine.register_client(client)
-        self.kernel.portfolio.set_account_options(
-            str(exchange.venue), AccountOptions(default_leverage, leverages)
-        )
+        self.kernel.portfolio.set_account_options(str(exchange.venue), AccountOptions(default_leverage, leverages))
         return exchange
 
     def _on_command(self) -> None:
@@ -241,7 +239,7 @@ class BacktestEngine:
             last_ts = self._loop(itertools.chain((first,), stream), end_ns, progress, progress_every)
         except StrategyError:
             raise
-        end = last_ts if end_ns is None else max(last_ts, min(end_ns, self.clock.next_event_ns))
+        end = last_ts if end_ns is None else max(last_ts, end_ns)  # timers fire up to the end of the period
         self._fire_timers(end, inclusive=True)
         self.clock.set_time(max(end, self.clock.timestamp_ns()))
         self._guard(self.kernel.stop, "on_stop")

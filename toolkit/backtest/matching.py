@@ -358,11 +358,7 @@ class MatchingEngine:
         if self.config.support_gtd_orders:
             for side in (self._bids, self._asks):
                 for order in tuple(side):
-                    if (
-                        not order.closed
-                        and order.time_in_force is TimeInForce.GTD
-                        and 0 < order.expire_time_ns <= ts
-                    ):
+                    if not order.closed and order.time_in_force is TimeInForce.GTD and 0 < order.expire_time_ns <= ts:
                         self._remove(order)
                         self._emit(
                             OrderExpired(
@@ -539,9 +535,7 @@ class MatchingEngine:
             self._position_count += 1
             order.position_id = PositionId(f"{self.venue}-{self.index}-{self._position_count:03d}")
         first_fill = order.filled == 0
-        commission = self.fee_model.commission(
-            self.instrument, order.client_order_id, qty, px, liquidity, first_fill
-        )
+        commission = self.fee_model.commission(self.instrument, order.client_order_id, qty, px, liquidity, first_fill)
         order.filled += qty
         pos_key = order.position_id if self._hedging else None
         self._positions[pos_key] = self._positions.get(pos_key, 0) + (qty if order.is_buy else -qty)
@@ -648,8 +642,7 @@ class MatchingEngine:
         for name, px in (("price", order.price), ("trigger price", order.trigger_price)):
             if px is not None and px.precision > self._price_precision:
                 return (
-                    f"invalid {name} precision {px.precision} for {inst.id} "
-                    f"(price_precision {self._price_precision})"
+                    f"invalid {name} precision {px.precision} for {inst.id} (price_precision {self._price_precision})"
                 )
         net = self.net_position_raw(order.position_id if self._hedging else None)
         if (

@@ -155,7 +155,9 @@ class BacktestRun:
             return [DataConfig(type="bars", bar_type=bt) for bt in dict.fromkeys(bar_types)]
         ids = list(dict.fromkeys(iid for _, iid in refs))
         if not ids:
-            raise ConfigError(self.source, "backtest.data", "no data listed and the strategy config names no instrument")
+            raise ConfigError(
+                self.source, "backtest.data", "no data listed and the strategy config names no instrument"
+            )
         return [DataConfig(type="quotes", instrument_id=iid) for iid in ids]
 
     def _check_references(self) -> None:
@@ -168,7 +170,9 @@ class BacktestRun:
             if data.type == "bars" and data.bar_type is None:
                 raise ConfigError(self.source, f"{field}.bar_type", "bars need a bar_type")
             if data.file is not None and data.format is None:
-                raise ConfigError(self.source, f"{field}.format", "a data file needs its format (bars_csv, truefx_quotes)")
+                raise ConfigError(
+                    self.source, f"{field}.format", "a data file needs its format (bars_csv, truefx_quotes)"
+                )
             if data.file is None and self.catalog is None:
                 raise ConfigError(self.source, f"{field}.file", "no file given and no backtest.catalog to read from")
             iid = data.bar_type.instrument_id if data.bar_type is not None else data.instrument_id
@@ -243,7 +247,10 @@ class BacktestRun:
                 if data.format == "bars_csv":
                     bt = data.bar_type
                     objects: list[Any] = load_bars_csv_objects(
-                        path, bt, self.instruments[bt.instrument_id], data.default_volume  # type: ignore[union-attr]
+                        path,
+                        bt,
+                        self.instruments[bt.instrument_id],
+                        data.default_volume,  # type: ignore[union-attr]
                     )
                 else:
                     iid = data.instrument_id
@@ -278,21 +285,21 @@ class BacktestRun:
         )
 
     def _extend_span(self, first: int, last: int) -> None:
-        self.span = (
-            (first, last) if self.span is None else (min(first, self.span[0]), max(last, self.span[1]))
-        )
+        self.span = (first, last) if self.span is None else (min(first, self.span[0]), max(last, self.span[1]))
 
     def run(
-        self, output: str | Path | None = None, progress: Callable[[int, int], None] | None = None
+        self, output: str | Path, progress: Callable[[int, int], None] | None = None
     ) -> tuple[BacktestEngine, BacktestResult, Path]:
+        """Build, replay, write the snapshot folder `output`; return the engine, the result and the path."""
         engine = self.build()
         engine.run(self.start_ns, self.end_ns, progress=progress)
         result = engine.result()
-        if output is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-            output = _resolve(self.config.output_dir, Path.cwd()) / f"{self.strategy.id}-{stamp}"
         path = engine.write_snapshot(output)
         return engine, result, Path(path)
+
+    def default_output(self, stamp: str) -> Path:
+        """`backtest.output_dir/<strategy id>-<stamp>` (the caller supplies the stamp, e.g. the wall time)."""
+        return _resolve(self.config.output_dir, Path.cwd()) / f"{self.strategy.id}-{stamp}"
 
 
 def _values(config: Any) -> list[Any]:

@@ -3,11 +3,12 @@
 Every config type derives from `ToolkitConfig` (frozen, keyword-only, unknown fields forbidden, all
 inherited). Values are converted with `msgspec.convert(strict=False)`, so TOML text like "5" still fills an
 int, plus our own types built from text: `Decimal`, `Price` and `Quantity` (from "1.2345" or a number),
-`Currency` (from "USD"), `Money` ("1000000 USD"), `BarType` and any value struct with `from_str`, any `Identifier` subclass (e.g. `InstrumentId` from "GBP/USD.SIM", validated),
-`pathlib.Path`, and enums by value or by name (case-insensitive). Every failure is a `ConfigError` carrying
-the `file`, the dotted `field` (prefixed with the table the config was read from, e.g.
-`strategy.config.fast_period`) and the `reason`, with a message like `strategies/ema_cross.toml: field
-'backtest.venue.oms_type': Invalid enum value 'NETT' (expected one of: NETTING, HEDGING)`.
+`Currency` (from "USD"), `Money` ("1000000 USD"), `BarType` and any value struct with `from_str`, any
+`Identifier` subclass (e.g. `InstrumentId` from "GBP/USD.SIM", validated), `pathlib.Path`, and enums by
+value or by name (case-insensitive). Every failure is a `ConfigError` carrying the `file`, the dotted
+`field` (prefixed with the table the config was read from, e.g. `strategy.config.fast_period`) and the
+`reason`, with a message like `strategies/ema_cross.toml: field 'backtest.venue.oms_type': Invalid enum
+value 'NETT' (expected one of: NETTING, HEDGING)`.
 """
 
 from __future__ import annotations

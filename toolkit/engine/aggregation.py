@@ -4,8 +4,8 @@ An aggregator receives every quote or trade of one instrument and emits `Bar`s o
 `BarType` through a handler: by tick count (`TICK`), by traded or quoted volume (`VOLUME`; a tick
 that overflows the step is split across bars so no size is lost or double counted), or by time
 (`SECOND`...`DAY`; a clock timer aligned to the step closes each bar, stamped with the close time;
-intervals without any update produce no bar). Quotes feed BID, ASK or MID bars (MID prices carry
-one more decimal so they stay exact); trades feed LAST bars.
+intervals without any update produce no bar). Quotes feed BID, ASK or MID bars (MID prices and
+sizes carry one more decimal so they stay exact); trades feed LAST bars.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ class BarAggregator:
         self.handler = handler
         self.price_type = bar_type.spec.price_type
         self.step = bar_type.spec.step
+        # MID prices and sizes are halves of two values on the grid: one more decimal keeps them exact.
         extra = 1 if self.price_type is PriceType.MID else 0
         self.price_precision = min(instrument.price_precision + extra, 9)
-        self.size_precision = instrument.size_precision
+        self.size_precision = min(instrument.size_precision + extra, 9)
         self.builder = BarBuilder()
 
     def handle_quote_tick(self, tick: QuoteTick) -> None:
@@ -132,9 +133,7 @@ class VolumeBarAggregator(BarAggregator):
 class TimeBarAggregator(BarAggregator):
     """Closes a bar on each aligned interval boundary via a clock timer."""
 
-    def __init__(
-        self, bar_type: BarType, instrument: Instrument, handler: Callable[[Bar], None], clock: Clock
-    ) -> None:
+    def __init__(self, bar_type: BarType, instrument: Instrument, handler: Callable[[Bar], None], clock: Clock) -> None:
         super().__init__(bar_type, instrument, handler)
         interval = bar_type.spec.timedelta_ns
         if interval is None:

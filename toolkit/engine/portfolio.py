@@ -91,7 +91,9 @@ class Portfolio:
         account = self.cache.account(fill.account_id)
         instrument = self.cache.instrument(fill.instrument_id)
         if account is None or instrument is None:
-            self.log.error("fill %s: account %s or instrument unknown, balance not updated", fill.trade_id, fill.account_id)
+            self.log.error(
+                "fill %s: account %s or instrument unknown, balance not updated", fill.trade_id, fill.account_id
+            )
             return
         self._last_fill_px[fill.instrument_id] = fill.last_px.raw
         rate = self._conversion_rates(account, instrument, fill)
@@ -157,9 +159,7 @@ class Portfolio:
     # ---- currency conversion -----------------------------------------------------------------
     def _mid(self, symbol: str) -> Decimal | None:
         if self._pair_index_size != len(self.cache.instruments()):
-            self._pair_index = {
-                str(i.id.symbol): i.id for i in self.cache.instruments() if isinstance(i, CurrencyPair)
-            }
+            self._pair_index = {str(i.id.symbol): i.id for i in self.cache.instruments() if isinstance(i, CurrencyPair)}
             self._pair_index_size = len(self.cache.instruments())
         instrument_id = self._pair_index.get(symbol)
         if instrument_id is None:
@@ -180,7 +180,9 @@ class Portfolio:
                 mids[symbol] = mid
         return exchange_rate(from_ccy, to_ccy, mids)
 
-    def _conversion_rates(self, account: Account, instrument: Instrument, fill: OrderFilled) -> dict[str, Decimal] | None:
+    def _conversion_rates(
+        self, account: Account, instrument: Instrument, fill: OrderFilled
+    ) -> dict[str, Decimal] | None:
         base = account.base_currency
         if base is None:
             return None
@@ -188,8 +190,10 @@ class Portfolio:
         for ccy in (instrument.quote_currency, instrument.settlement_currency, fill.commission.currency):
             if ccy.code == base.code or ccy.code in rates:
                 continue
-            if isinstance(instrument, CurrencyPair) and ccy.code == instrument.quote_currency.code and (
-                instrument.base_currency.code == base.code
+            if (
+                isinstance(instrument, CurrencyPair)
+                and ccy.code == instrument.quote_currency.code
+                and (instrument.base_currency.code == base.code)
             ):
                 rates[ccy.code] = Decimal(FIXED_SCALE) / Decimal(fill.last_px.raw)
                 continue
@@ -204,7 +208,9 @@ class Portfolio:
             return money
         rate = self.rate(money.currency, base)
         if rate is None:
-            self.log.warning("no %s/%s price to convert %s: counted as 0 until a price arrives", money.currency, base, money)
+            self.log.warning(
+                "no %s/%s price to convert %s: counted as 0 until a price arrives", money.currency, base, money
+            )
             return Money(0, base)
         return convert(money, base, rate)
 

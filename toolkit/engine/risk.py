@@ -225,13 +225,15 @@ class RiskEngine:
         quote = self.cache.quote_tick(order.instrument_id)
         trade = self.cache.trade_tick(order.instrument_id)
         last = trade.price_raw if trade is not None else self.cache.last_price_raw(order.instrument_id)
-        reference = reference_price_raw(
-            order, quote.bid_raw if quote else None, quote.ask_raw if quote else None, last
-        )
+        reference = reference_price_raw(order, quote.bid_raw if quote else None, quote.ask_raw if quote else None, last)
         account = self.cache.account_for_venue(order.instrument_id.venue)
         free = None
         if account is not None and instrument is not None:
-            free = account.balance_free(instrument.quote_currency) or account.balance_free()
+            free = account.balance_free(instrument.quote_currency)
+            if free is None:
+                # A multi-currency account without the quote currency has nothing free in it.
+                has_base = account.base_currency is not None
+                free = account.balance_free() if has_base else Money(0, instrument.quote_currency)
         max_notional = None
         if instrument is not None and str(order.instrument_id) in self._max_notional:
             max_notional = Money.of(self._max_notional[str(order.instrument_id)], instrument.quote_currency)

@@ -188,9 +188,7 @@ class BarType(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
         instrument, step, aggregation, price_type, source = parts
         try:
             step_n = int(step)
-            spec = BarSpecification(
-                step_n, parse_enum(BarAggregation, aggregation), parse_enum(PriceType, price_type)
-            )
+            spec = BarSpecification(step_n, parse_enum(BarAggregation, aggregation), parse_enum(PriceType, price_type))
             return cls(InstrumentId(instrument), spec, parse_enum(AggregationSource, source))
         except ValueError as exc:
             raise ValueError(f"invalid BarType {value!r}: {exc}") from None

@@ -49,8 +49,14 @@ LEGAL_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     S.ACCEPTED: frozenset(
         {
-            S.TRIGGERED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED,
-            S.PENDING_UPDATE, S.PENDING_CANCEL,
+            S.TRIGGERED,
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELED,
+            S.EXPIRED,
+            S.REJECTED,
+            S.PENDING_UPDATE,
+            S.PENDING_CANCEL,
         }
     ),
     S.TRIGGERED: frozenset(
@@ -58,8 +64,15 @@ LEGAL_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     S.PENDING_UPDATE: frozenset(
         {
-            S.ACCEPTED, S.CANCELED, S.EXPIRED, S.TRIGGERED, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED,
-            S.PENDING_UPDATE, S.PENDING_CANCEL,
+            S.ACCEPTED,
+            S.CANCELED,
+            S.EXPIRED,
+            S.TRIGGERED,
+            S.REJECTED,
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.PENDING_UPDATE,
+            S.PENDING_CANCEL,
         }
     ),
     S.PENDING_CANCEL: frozenset(
@@ -98,8 +111,13 @@ _KEEPING_STATUSES = frozenset(
 )
 PASSIVE_TYPES = frozenset(
     {
-        OrderType.LIMIT, OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.MARKET_IF_TOUCHED,
-        OrderType.LIMIT_IF_TOUCHED, OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT,
+        OrderType.LIMIT,
+        OrderType.STOP_MARKET,
+        OrderType.STOP_LIMIT,
+        OrderType.MARKET_IF_TOUCHED,
+        OrderType.LIMIT_IF_TOUCHED,
+        OrderType.TRAILING_STOP_MARKET,
+        OrderType.TRAILING_STOP_LIMIT,
         OrderType.MARKET_TO_LIMIT,
     }
 )

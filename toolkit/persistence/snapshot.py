@@ -326,9 +326,16 @@ def write_backtest_snapshot(engine: BacktestEngine, path: str | Path, run_id: st
         "created_at": created,
         "last_update": datetime.now(UTC).isoformat(),
         "tables": list(TABLES),
-        "counts": {"events": result.events, "orders": result.orders, "fills": result.fills, "positions": result.positions},
+        "counts": {
+            "events": result.events,
+            "orders": result.orders,
+            "fills": result.fills,
+            "positions": result.positions,
+        },
         "summary": {
-            account.account_id + ":" + account.currency: {k: _json_value(v) for k, v in account.summary.to_dict().items()}
+            account.account_id + ":" + account.currency: {
+                k: _json_value(v) for k, v in account.summary.to_dict().items()
+            }
             for account in result.accounts
         },
         "warnings": result.warnings,

@@ -107,7 +107,9 @@ def load_strategy(table: StrategyTable, source: str, base_dir: Path | None = Non
     class_name = table.path.partition(":")[2]
     cls = getattr(module, class_name, None)
     if cls is None:
-        names = [n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Strategy) and v is not Strategy]
+        names = [
+            n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Strategy) and v is not Strategy
+        ]
         raise ConfigError(
             source, "strategy.path", f"{class_name!r} is not defined in {table.path.partition(':')[0]} (found: {names})"
         )

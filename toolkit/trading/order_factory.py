@@ -62,7 +62,9 @@ class OrderFactory:
         tags: tuple[str, ...] | list[str] = (),
     ) -> Order:
         if not isinstance(quantity, Quantity):
-            raise TypeError(f"quantity must be a Quantity (e.g. instrument.make_qty(...)), got {type(quantity).__name__}")
+            raise TypeError(
+                f"quantity must be a Quantity (e.g. instrument.make_qty(...)), got {type(quantity).__name__}"
+            )
         if quantity.raw <= 0:
             raise ValueError(f"{order_type.value} order quantity must be positive, got {quantity}")
         if order_side not in (OrderSide.BUY, OrderSide.SELL):
