@@ -21,7 +21,8 @@ from toolkit.model.objects import Currency, Money, Quantity
 
 
 class VenueConfig(ToolkitConfig):
-    """A simulated venue; switches as in the venue spec."""
+    """A simulated venue. The switches from `bar_execution` on are `MatchingConfig`'s (venue spec §2-§3);
+    a test keeps the two in step."""
 
     name: str = "SIM"
     oms_type: OmsType = OmsType.NETTING

@@ -199,6 +199,11 @@ class MatchingEngine:
 
     # ---- queries -----------------------------------------------------------------------------
     @property
+    def data_points(self) -> int:
+        """Market data points (quotes, trades, bar points) this engine has processed since reset."""
+        return self._data_point
+
+    @property
     def has_orders(self) -> bool:
         return bool(self._bids or self._asks)
 

@@ -106,7 +106,7 @@ def build_result(engine: BacktestEngine) -> BacktestResult:
     return BacktestResult(
         trader_id=str(engine.kernel.trader_id),
         strategies=[str(s.id) for s in engine.kernel.trader.strategies],
-        instruments=[str(i.id) for i in cache.instruments()],
+        instruments=_used_instruments(engine),
         start_ns=engine.run_started_ns,
         end_ns=engine.run_finished_ns,
         events=engine.events_processed,
@@ -124,3 +124,15 @@ def _in(portfolio, money: Money, currency: Currency) -> Decimal | None:  # type:
         return money.as_decimal()
     rate = portfolio.rate(money.currency, currency)
     return None if rate is None else convert(money, currency, rate).as_decimal()
+
+
+def _used_instruments(engine: BacktestEngine) -> list[str]:
+    """Instruments the run had data or orders for (not every instrument the venue lists)."""
+    traded = {str(o.instrument_id) for o in engine.kernel.cache.orders()}
+    with_data = {
+        str(instrument_id)
+        for exchange in engine.exchanges.values()
+        for instrument_id, matching in exchange.engines.items()
+        if matching.data_points > 0
+    }
+    return sorted(traded | with_data)

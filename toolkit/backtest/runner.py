@@ -311,13 +311,5 @@ def _values(config: Any) -> list[Any]:
 
 
 def _matching(venue: VenueConfig) -> MatchingConfig:
-    return MatchingConfig(
-        bar_execution=venue.bar_execution,
-        bar_adaptive_high_low_ordering=venue.bar_adaptive_high_low_ordering,
-        trade_execution=venue.trade_execution,
-        reject_stop_orders=venue.reject_stop_orders,
-        support_gtd_orders=venue.support_gtd_orders,
-        use_reduce_only=venue.use_reduce_only,
-        use_position_ids=venue.use_position_ids,
-        use_market_order_acks=venue.use_market_order_acks,
-    )
+    """The venue table's behaviour switches (same names as `MatchingConfig`)."""
+    return MatchingConfig(**{name: getattr(venue, name) for name in MatchingConfig.__struct_fields__})

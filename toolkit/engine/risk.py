@@ -35,7 +35,11 @@ if TYPE_CHECKING:
 
 
 class RiskEngineConfig(ToolkitConfig):
-    """Pre-trade risk settings. `max_notional_per_order` maps instrument id -> max notional (text)."""
+    """Pre-trade risk settings. `max_notional_per_order` maps instrument id -> max notional (text).
+
+    `max_order_submit_rate` / `max_order_modify_rate` ("LIMIT/HH:MM:SS") are accepted but not enforced
+    yet: the throttles arrive with the "honest fills" issue.
+    """
 
     bypass: bool = False
     trading_state: TradingState = TradingState.ACTIVE
