@@ -35,6 +35,6 @@ starting_balances = ["1000000 USD"]
 base_currency = "USD"
 """
     )
-    engine, result, path = BacktestRun.from_file(run_file).run(tmp_path / "snapshot")
+    _, result, path = BacktestRun.from_file(run_file).run(tmp_path / "snapshot")
     assert result.orders >= 1 and result.fills >= 1
     assert (path / "manifest.json").is_file()
