@@ -21,4 +21,3 @@ def test_committed_sample_equals_a_fresh_build(tmp_path: Path) -> None:
     for data_type, identifier in fresh_sets:
         assert fresh.query(data_type, identifier).equals(committed.query(data_type, identifier)), identifier
     assert [i.to_dict() for i in fresh.instruments()] == [i.to_dict() for i in committed.instruments()]
-

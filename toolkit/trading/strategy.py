@@ -170,14 +170,22 @@ class Actor(Component):
     def _on_stop(self) -> None:
         self.on_stop()
         for topic, handler in self._data_subscriptions.items():
-            self.msgbus.unsubscribe(topic, handler)
+            if self.msgbus.is_subscribed(topic, handler):
+                self.msgbus.unsubscribe(topic, handler)
 
     def _on_resume(self) -> None:
         for topic, handler in self._data_subscriptions.items():
-            self.msgbus.subscribe(topic, handler)
+            if not self.msgbus.is_subscribed(topic, handler):
+                self.msgbus.subscribe(topic, handler)
         self.on_resume()
 
     def _on_reset(self) -> None:
+        # Back to the just-registered state: `on_start` subscribes and registers indicators again.
+        for topic, handler in self._data_subscriptions.items():
+            if self.msgbus.is_subscribed(topic, handler):
+                self.msgbus.unsubscribe(topic, handler)
+        self._data_subscriptions.clear()
+        self._indicators.clear()
         self.on_reset()
 
     def _on_dispose(self) -> None:
