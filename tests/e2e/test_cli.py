@@ -147,3 +147,25 @@ def test_catalog_ls_lists_the_sample() -> None:
     proc = run_toolkit("catalog", "ls", "--catalog", "data/catalog")
     assert proc.returncode == 0, proc.stderr
     assert "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL" in proc.stdout and "14,400" in proc.stdout
+
+
+def test_catalog_data_with_another_precision_than_the_instrument_is_refused(tmp_path: Path) -> None:
+    instruments = _write(
+        tmp_path / "instruments.toml",
+        """
+[[instruments]]
+kind = "CurrencyPair"
+id = "EUR/USD.SIM"
+base_currency = "EUR"
+quote_currency = "USD"
+price_increment = "0.0001"
+size_increment = "1"
+""",
+    )
+    config = _write(
+        tmp_path / "run.toml",
+        BASE.replace('catalog = "data/catalog"', f'catalog = "data/catalog"\ninstruments_file = "{instruments}"'),
+    )
+    proc = run_toolkit("backtest", str(config), "--no-progress")
+    assert proc.returncode == 2
+    assert "backtest.data[0]" in proc.stderr and "precision 5/0" in proc.stderr and "4/0" in proc.stderr, proc.stderr

@@ -32,6 +32,7 @@ from toolkit.catalog.loaders import load_bars_csv_objects, load_truefx_quote_obj
 from toolkit.catalog.parquet import DataCatalog
 from toolkit.core.config import ConfigError, config_from_dict, load_config, load_json, load_toml
 from toolkit.model.data import BarType
+from toolkit.model.enums import PriceType
 from toolkit.model.identifiers import InstrumentId
 from toolkit.model.instruments import Instrument, InstrumentError, instrument_from_dict
 from toolkit.trading.loader import StrategyTable, load_strategy
@@ -275,8 +276,21 @@ class BacktestRun:
             catalog.stream_batches(kind, ident)  # resolves the dataset now: a missing one fails here
         except ValueError as exc:
             raise ConfigError(self.source, field, str(exc)) from None
+        instrument = self.instruments[ident.instrument_id if isinstance(ident, BarType) else ident]
         for info in catalog.list_datasets():
-            if info.data_type == kind and str(info.identifier) == str(ident) and info.first_ts_init is not None:
+            if info.data_type != kind or str(info.identifier) != str(ident):
+                continue
+            mid_bars = isinstance(ident, BarType) and ident.spec.price_type is PriceType.MID
+            stored = (info.price_precision, info.size_precision)
+            expected = (instrument.price_precision, instrument.size_precision)
+            if stored != expected and not mid_bars:
+                raise ConfigError(
+                    self.source,
+                    field,
+                    f"dataset {kind}/{ident} is stored with price/size precision {stored[0]}/{stored[1]} but "
+                    f"instrument {instrument.id} has {expected[0]}/{expected[1]}",
+                )
+            if info.first_ts_init is not None:
                 self._extend_span(info.first_ts_init, info.last_ts_init)  # type: ignore[arg-type]
         start, end = self.start_ns, self.end_ns
         engine.add_data_stream(
