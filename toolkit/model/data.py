@@ -3,8 +3,9 @@
 Ticks and bars keep prices and sizes as raw fixed-point ints (see `objects`) with their precision,
 so the engine matches orders on integers without building objects per event; the `Price` and
 `Quantity` views (`tick.bid_price`, `bar.close`...) are created only when a reader asks for them.
-Timestamps are int nanoseconds since the Unix epoch (UTC): `ts_event` when it happened, `ts_init`
-when we learned of it; data are replayed in `ts_init` order.
+Order book data (`OrderBookDelta`, `OrderBookDepth10`) follow the same rules. Timestamps are int
+nanoseconds since the Unix epoch (UTC): `ts_event` when it happened, `ts_init` when we learned of
+it; data are replayed in `ts_init` order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from toolkit.model.enums import (
     AggregationSource,
     AggressorSide,
     BarAggregation,
+    BookAction,
+    OrderSide,
     PriceType,
     parse_enum,
 )
@@ -279,4 +282,102 @@ def check_bar_prices(where: str, open_raw: int, high_raw: int, low_raw: int, clo
         raise ValueError(f"bar {where}: low is above open or close")
 
 
-Data = QuoteTick | TradeTick | Bar
+# Flags of book data (bit set): the last delta of an update batch; part of a snapshot.
+FLAG_LAST = 1 << 7
+FLAG_SNAPSHOT = 1 << 5
+DEPTH10_LEVELS = 10
+
+
+class OrderBookDelta(msgspec.Struct, frozen=True, gc=False):
+    """One change to a book: ADD/UPDATE/DELETE a level (or an order, `order_id` != 0), or CLEAR it.
+
+    `side` is BUY for bids and SELL for asks (NO_ORDER_SIDE for CLEAR). For MBP books an UPDATE sets
+    the level's size and a DELETE (or size 0) removes it. `flags` carries FLAG_SNAPSHOT for deltas
+    that rebuild a book and FLAG_LAST on the last delta of one venue update.
+    """
+
+    instrument_id: InstrumentId
+    action: BookAction
+    side: OrderSide
+    price_raw: int
+    size_raw: int
+    order_id: int
+    flags: int
+    sequence: int
+    price_precision: int
+    size_precision: int
+    ts_event: int
+    ts_init: int
+
+    @classmethod
+    def clear(
+        cls, instrument_id: InstrumentId | str, sequence: int, ts_event: int, ts_init: int | None = None
+    ) -> OrderBookDelta:
+        """A CLEAR that starts a snapshot."""
+        return cls(
+            InstrumentId(instrument_id),
+            BookAction.CLEAR,
+            OrderSide.NO_ORDER_SIDE,
+            0,
+            0,
+            0,
+            FLAG_SNAPSHOT,
+            sequence,
+            0,
+            0,
+            ts_event,
+            ts_event if ts_init is None else ts_init,
+        )
+
+    @property
+    def price(self) -> Price:
+        return Price(self.price_raw, self.price_precision)
+
+    @property
+    def size(self) -> Quantity:
+        return Quantity(self.size_raw, self.size_precision)
+
+    @property
+    def is_snapshot(self) -> bool:
+        return bool(self.flags & FLAG_SNAPSHOT)
+
+    @property
+    def is_last(self) -> bool:
+        return bool(self.flags & FLAG_LAST)
+
+
+class OrderBookDepth10(msgspec.Struct, frozen=True, gc=False):
+    """A snapshot of the top 10 levels per side (missing levels have price 0 and size 0).
+
+    Bids are best (highest) first, asks best (lowest) first; counts are orders per level (0 if unknown).
+    """
+
+    instrument_id: InstrumentId
+    bid_prices_raw: tuple[int, ...]
+    bid_sizes_raw: tuple[int, ...]
+    bid_counts: tuple[int, ...]
+    ask_prices_raw: tuple[int, ...]
+    ask_sizes_raw: tuple[int, ...]
+    ask_counts: tuple[int, ...]
+    flags: int
+    sequence: int
+    price_precision: int
+    size_precision: int
+    ts_event: int
+    ts_init: int
+
+    def __post_init__(self) -> None:
+        for name in ("bid_prices_raw", "bid_sizes_raw", "bid_counts", "ask_prices_raw", "ask_sizes_raw", "ask_counts"):
+            if len(getattr(self, name)) != DEPTH10_LEVELS:
+                raise ValueError(f"OrderBookDepth10 {self.instrument_id}: {name} needs {DEPTH10_LEVELS} values")
+
+    @property
+    def best_bid_price(self) -> Price | None:
+        return Price(self.bid_prices_raw[0], self.price_precision) if self.bid_sizes_raw[0] > 0 else None
+
+    @property
+    def best_ask_price(self) -> Price | None:
+        return Price(self.ask_prices_raw[0], self.price_precision) if self.ask_sizes_raw[0] > 0 else None
+
+
+Data = QuoteTick | TradeTick | Bar | OrderBookDelta | OrderBookDepth10

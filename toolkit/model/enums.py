@@ -91,6 +91,15 @@ class AggressorSide(StrEnum):
     SELLER = "SELLER"
 
 
+class BookAction(StrEnum):
+    """What an order book delta does to a level (MBP) or an order (MBO)."""
+
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    CLEAR = "CLEAR"
+
+
 class PriceType(StrEnum):
     BID = "BID"
     ASK = "ASK"
