@@ -160,6 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     q = catalog_sub.add_parser("sample", help="(re)build the generated sample catalog into an empty folder")
     q.add_argument("catalog", nargs="?", default=str(PROJECT_ROOT / "data" / "catalog"))
     q.set_defaults(func=cmd_catalog_sample)
+
+    from toolkit.catalog import checks, generator, importer
+
+    q = catalog_sub.add_parser("import", help="import data files in a real format (checked against the instrument)")
+    importer.add_import_arguments(q)
+    q.set_defaults(func=importer.run_import_cli)
+    q = catalog_sub.add_parser("instruments", help="write instrument definitions (TOML/JSON) into a catalog")
+    importer.add_instruments_arguments(q)
+    q.set_defaults(func=importer.run_instruments_cli)
+    q = catalog_sub.add_parser("check", help="report data problems per dataset (grid, order, crossed quotes, gaps)")
+    checks.add_check_arguments(q)
+    q.set_defaults(func=checks.run_check_cli)
+    q = catalog_sub.add_parser("generate", help="write seeded synthetic quotes, trades, bars or L2 deltas")
+    generator.add_generate_arguments(q)
+    q.set_defaults(func=generator.run_generate_cli)
     return parser
 
 

@@ -12,6 +12,7 @@ sizes are 1 to 5 times `size`. Bars follow the same kind of walk with consistent
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Iterator
 from decimal import Decimal
@@ -332,3 +333,12 @@ def generate_bars(
             ts_init=pl.col("ts"),
         )
     )
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Placeholder: `toolkit catalog generate` options are being written."""
+    parser.add_argument("--catalog", required=True)
+
+
+def run_generate_cli(args: argparse.Namespace) -> int:
+    raise NotImplementedError("catalog generate is being written")
