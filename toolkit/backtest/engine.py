@@ -27,14 +27,14 @@ from toolkit.core.clock import TestClock
 from toolkit.core.log import Logger
 from toolkit.engine.kernel import Kernel, KernelConfig
 from toolkit.engine.portfolio import AccountOptions
-from toolkit.model.data import Bar, BarType, QuoteTick, TradeTick
-from toolkit.model.enums import AccountType, BookType, OmsType, PriceType
+from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
+from toolkit.model.enums import AccountType, BookAction, BookType, OmsType, PriceType
 from toolkit.model.identifiers import InstrumentId, Venue
 from toolkit.model.instruments import Instrument
 from toolkit.model.objects import Currency, Money
 from toolkit.trading.strategy import Actor, Strategy
 
-Data = QuoteTick | TradeTick | Bar
+Data = QuoteTick | TradeTick | Bar | OrderBookDelta | OrderBookDepth10
 _NEVER = 2**63 - 1
 
 
@@ -165,6 +165,8 @@ class BacktestEngine:
             self._bar_types.add(item.bar_type)  # type: ignore[union-attr]
             if item.bar_type.spec.price_type is PriceType.MID:  # type: ignore[union-attr]
                 return
+        if type(item) is OrderBookDelta and item.action is BookAction.CLEAR:  # type: ignore[union-attr]
+            return
         if item.price_precision != instrument.price_precision or item.size_precision != instrument.size_precision:
             raise ValueError(
                 f"{type(item).__name__} for {instrument.id} at {item.ts_init} has price/size precision "
@@ -292,11 +294,23 @@ class BacktestEngine:
                     if engine is not None:
                         engine.process_trade_tick(data)
                     process_trade(data)
-                else:
+                elif kind is Bar:
                     engine = engines.get(data.bar_type.instrument_id)
                     if engine is not None:
                         engine.process_bar(data)
                     process_bar(data)
+                elif kind is OrderBookDelta:
+                    engine = engines.get(data.instrument_id)
+                    if engine is not None:
+                        engine.process_order_book_delta(data)
+                    data_engine.process_order_book_delta(data)
+                elif kind is OrderBookDepth10:
+                    engine = engines.get(data.instrument_id)
+                    if engine is not None:
+                        engine.process_order_book_depth10(data)
+                    data_engine.process_order_book_depth10(data)
+                else:
+                    raise TypeError(f"cannot replay {kind.__name__} data")
             except StrategyError:
                 raise
             except Exception as exc:

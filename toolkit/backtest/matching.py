@@ -29,7 +29,7 @@ from toolkit.backtest.fills import (
 )
 from toolkit.backtest.models import FeeModel, FillModel
 from toolkit.model.commands import CancelAllOrders, CancelOrder, ModifyOrder
-from toolkit.model.data import Bar, QuoteTick, TradeTick
+from toolkit.model.data import Bar, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
 from toolkit.model.enums import (
     AccountType,
     AggressorSide,
@@ -235,6 +235,23 @@ class MatchingEngine:
         self._data_point += 1
         if self._bids or self._asks:
             self.iterate(tick.ts_init)
+
+    def process_order_book_delta(self, delta: OrderBookDelta) -> None:
+        """On an L1 book deltas only drive matching (spec §2.1); L2/L3 books arrive with a later issue."""
+        self._data_point += 1
+        if self._bids or self._asks:
+            self.iterate(delta.ts_init)
+
+    def process_order_book_depth10(self, depth: OrderBookDepth10) -> None:
+        """A depth snapshot replaces the book; on L1 its best levels become the top of book."""
+        self.bid = depth.bid_prices_raw[0] if depth.bid_sizes_raw[0] > 0 else None
+        self.ask = depth.ask_prices_raw[0] if depth.ask_sizes_raw[0] > 0 else None
+        self.bid_size = depth.bid_sizes_raw[0]
+        self.ask_size = depth.ask_sizes_raw[0]
+        self._ts_last_quote = max(self._ts_last_quote, depth.ts_event)
+        self._data_point += 1
+        if self._bids or self._asks:
+            self.iterate(depth.ts_init)
 
     def process_trade_tick(self, tick: TradeTick) -> None:
         px = tick.price_raw

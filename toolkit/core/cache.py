@@ -17,7 +17,7 @@ from toolkit.model.orders import CLOSED_STATUSES, INFLIGHT_STATUSES, OPEN_STATUS
 
 if TYPE_CHECKING:
     from toolkit.model.accounts import Account
-    from toolkit.model.data import Bar, BarType, QuoteTick, TradeTick
+    from toolkit.model.data import Bar, BarType, OrderBookDepth10, QuoteTick, TradeTick
     from toolkit.model.identifiers import (
         AccountId,
         ClientOrderId,
@@ -60,6 +60,7 @@ class Cache:
         self._trades: dict[InstrumentId, deque[TradeTick]] = {}
         self._bars: dict[BarType, deque[Bar]] = {}
         self._last_bar: dict[InstrumentId, Bar] = {}
+        self._depth10: dict[InstrumentId, OrderBookDepth10] = {}
         self._strategy_state: dict[StrategyId, dict[str, bytes]] = {}
         self._general: dict[str, bytes] = {}
 
@@ -93,6 +94,13 @@ class Cache:
             history = self._bars[bar.bar_type] = deque(maxlen=self.bar_capacity)
         history.append(bar)
         self._last_bar[bar.bar_type.instrument_id] = bar
+
+    def add_depth10(self, depth: OrderBookDepth10) -> None:
+        self._depth10[depth.instrument_id] = depth
+
+    def depth10(self, instrument_id: InstrumentId) -> OrderBookDepth10 | None:
+        """The latest depth-10 snapshot of the instrument."""
+        return self._depth10.get(instrument_id)
 
     def quote_tick(self, instrument_id: InstrumentId, index: int = 0) -> QuoteTick | None:
         """The latest quote (index 0) or an older one (1 = the one before...)."""

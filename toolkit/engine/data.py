@@ -2,7 +2,8 @@
 
 Every market data point (from the backtest stream or a live data client) enters through
 `process_*`: it is written to the cache, fed to the bar aggregators of its instrument, and
-published on its topic (`data.quotes.<id>`, `data.trades.<id>`, `data.bars.<bar type>`) for the
+published on its topic (`data.quotes.<id>`, `data.trades.<id>`, `data.bars.<bar type>`,
+`data.book.deltas.<id>`, `data.book.depth10.<id>`; the latest depth snapshot is cached) for the
 actors that subscribed. Subscribing to an INTERNAL bar type starts an aggregator; EXTERNAL bars come
 from the data itself. The per-event path is a cache append, a dict lookup and the handlers.
 """
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from toolkit.engine import topics
 from toolkit.engine.aggregation import BarAggregator, make_aggregator
-from toolkit.model.data import Bar, BarType, QuoteTick, TradeTick
+from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
 from toolkit.model.enums import PriceType
 from toolkit.model.identifiers import InstrumentId
 
@@ -41,6 +42,8 @@ class DataEngine:
         self._quote_topics: dict[InstrumentId, str] = {}
         self._trade_topics: dict[InstrumentId, str] = {}
         self._bar_topics: dict[BarType, str] = {}
+        self._delta_topics: dict[InstrumentId, str] = {}
+        self._depth_topics: dict[InstrumentId, str] = {}
         self.data_count = 0
 
     # ---- subscriptions -----------------------------------------------------------------------
@@ -89,7 +92,7 @@ class DataEngine:
         self.__init__(self.clock, self.msgbus, self.cache, self.log)  # type: ignore[misc]
 
     # ---- data --------------------------------------------------------------------------------
-    def process(self, data: QuoteTick | TradeTick | Bar) -> None:
+    def process(self, data: QuoteTick | TradeTick | Bar | OrderBookDelta | OrderBookDepth10) -> None:
         kind = type(data)
         if kind is QuoteTick:
             self.process_quote_tick(data)  # type: ignore[arg-type]
@@ -97,6 +100,10 @@ class DataEngine:
             self.process_trade_tick(data)  # type: ignore[arg-type]
         elif kind is Bar:
             self.process_bar(data)  # type: ignore[arg-type]
+        elif kind is OrderBookDelta:
+            self.process_order_book_delta(data)  # type: ignore[arg-type]
+        elif kind is OrderBookDepth10:
+            self.process_order_book_depth10(data)  # type: ignore[arg-type]
         else:
             raise TypeError(f"the data engine cannot process {kind.__name__}")
 
@@ -131,6 +138,21 @@ class DataEngine:
         if topic is None:
             topic = self._bar_topics[bar_type] = topics.bars_topic(bar_type)
         self.msgbus.publish(topic, bar)
+
+    def process_order_book_delta(self, delta: OrderBookDelta) -> None:
+        iid = delta.instrument_id
+        topic = self._delta_topics.get(iid)
+        if topic is None:
+            topic = self._delta_topics[iid] = topics.deltas_topic(iid)
+        self.msgbus.publish(topic, delta)
+
+    def process_order_book_depth10(self, depth: OrderBookDepth10) -> None:
+        iid = depth.instrument_id
+        self.cache.add_depth10(depth)
+        topic = self._depth_topics.get(iid)
+        if topic is None:
+            topic = self._depth_topics[iid] = topics.depth10_topic(iid)
+        self.msgbus.publish(topic, depth)
 
 
 def _decrement(counts: dict, key: object) -> int:  # type: ignore[type-arg]

@@ -19,6 +19,14 @@ def bars_topic(bar_type: object) -> str:
     return f"data.bars.{bar_type}"
 
 
+def deltas_topic(instrument_id: str) -> str:
+    return f"data.book.deltas.{instrument_id}"
+
+
+def depth10_topic(instrument_id: str) -> str:
+    return f"data.book.depth10.{instrument_id}"
+
+
 def order_events_topic(strategy_id: str) -> str:
     return f"events.order.{strategy_id}"
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.core.component import Component
 from toolkit.engine import topics
 from toolkit.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder
-from toolkit.model.data import Bar, BarType, QuoteTick, TradeTick
+from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
 from toolkit.model.enums import OrderSide, OrderStatus, PositionSide
 from toolkit.model.events import (
     Event,
@@ -157,6 +157,12 @@ class Actor(Component):
     def on_bar(self, bar: Bar) -> None:
         """A subscribed bar (after the venue has replayed it, in a backtest)."""
 
+    def on_order_book_delta(self, delta: OrderBookDelta) -> None:
+        """A subscribed order book delta."""
+
+    def on_order_book_depth10(self, depth: OrderBookDepth10) -> None:
+        """A subscribed depth-10 snapshot."""
+
     def on_event(self, event: Event) -> None:
         """Every order and position event of a strategy, after its specific handler."""
 
@@ -273,6 +279,22 @@ class Actor(Component):
         bt = bar_type if isinstance(bar_type, BarType) else BarType.from_str(bar_type)
         if self._unsubscribe(topics.bars_topic(bt)):
             self._engine().unsubscribe_bars(bt)
+
+    def subscribe_order_book_deltas(self, instrument_id: InstrumentId | str) -> None:
+        iid = InstrumentId(instrument_id)
+        self._require_instrument(iid)
+        self._subscribe(topics.deltas_topic(iid), self.on_order_book_delta)
+
+    def unsubscribe_order_book_deltas(self, instrument_id: InstrumentId | str) -> None:
+        self._unsubscribe(topics.deltas_topic(InstrumentId(instrument_id)))
+
+    def subscribe_order_book_depth10(self, instrument_id: InstrumentId | str) -> None:
+        iid = InstrumentId(instrument_id)
+        self._require_instrument(iid)
+        self._subscribe(topics.depth10_topic(iid), self.on_order_book_depth10)
+
+    def unsubscribe_order_book_depth10(self, instrument_id: InstrumentId | str) -> None:
+        self._unsubscribe(topics.depth10_topic(InstrumentId(instrument_id)))
 
     def register_indicator_for_quote_ticks(self, instrument_id: InstrumentId | str, indicator: Any) -> None:
         """Update `indicator` with each quote before `on_quote_tick` sees it."""
