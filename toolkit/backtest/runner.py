@@ -208,8 +208,17 @@ class BacktestRun:
         for instrument in self.instruments.values():
             if instrument.id.venue == venue.name:
                 engine.add_instrument(instrument)
+        self._catalog_requests: list[tuple[str, Any]] = []
         for index, data in enumerate(self.data):
             self._add_data(engine, index, data)
+        if self._catalog_requests:
+            # One k-way merged stream for every catalog dataset: bounded memory whatever the data size.
+            catalog, requests = self.catalog, list(self._catalog_requests)
+            start, end = self.start_ns, self.end_ns
+            engine.add_data_stream(
+                lambda: catalog.stream_objects(requests, start, end),  # type: ignore[union-attr]
+                bar_types=[ident for _, ident in requests if isinstance(ident, BarType)],
+            )
         engine.add_strategy(self.strategy)
         return engine
 
@@ -292,11 +301,7 @@ class BacktestRun:
                 )
             if info.first_ts_init is not None:
                 self._extend_span(info.first_ts_init, info.last_ts_init)  # type: ignore[arg-type]
-        start, end = self.start_ns, self.end_ns
-        engine.add_data_stream(
-            lambda: catalog.stream_objects([(kind, ident)], start, end),
-            bar_types=[data.bar_type] if data.bar_type is not None else [],
-        )
+        self._catalog_requests.append((kind, ident))
 
     def _extend_span(self, first: int, last: int) -> None:
         self.span = (first, last) if self.span is None else (min(first, self.span[0]), max(last, self.span[1]))
