@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.conftest import PROJECT_ROOT
 from toolkit.backtest.runner import BacktestRun
 
-STRATEGY = '''
+STRATEGY = """
 from toolkit.model.identifiers import InstrumentId
 from toolkit.model.data import BarType
 from toolkit.trading.config import StrategyConfig
@@ -33,7 +33,7 @@ class Recorder(Strategy):
 
     def on_bar(self, bar) -> None:
         self.seen.append(("bar", bar.ts_init, self.clock.timestamp_ns()))
-'''
+"""
 
 
 def test_quotes_and_bars_from_the_catalog_arrive_merged_in_time_order(tmp_path: Path) -> None:

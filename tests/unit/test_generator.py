@@ -1,19 +1,35 @@
-"""Tests of the seeded synthetic data generator: determinism, grid and spread invariants, chunked writes."""
+"""Tests of the seeded synthetic data generator: determinism, grid, spread and book invariants, chunked writes."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from toolkit.catalog import DataCatalog
-from toolkit.catalog.generator import _random_u64, generate_bars, generate_quotes, write_generated_quotes
-from toolkit.model.data import Bar, BarType, check_bar_prices
+from toolkit.catalog.generator import (
+    REALISTIC_BARS,
+    REALISTIC_QUOTES,
+    REGULAR,
+    Activity,
+    _bar_type_for,
+    _default_start_price,
+    _parse_start,
+    _random_u64,
+    generate_bars,
+    generate_deltas,
+    generate_quotes,
+    generate_trades,
+    generated_chunks,
+    write_generated,
+    write_generated_quotes,
+)
+from toolkit.model.data import FLAG_LAST, FLAG_SNAPSHOT, Bar, BarType, check_bar_prices
 from toolkit.model.instruments import Instrument, instrument_from_dict
 
 MINUTE = 60_000_000_000
+SECOND = 1_000_000_000
 T0 = 1_704_067_200_000_000_000
 EURUSD_MID_1M = BarType.from_str("EUR/USD.SIM-1-MINUTE-MID-EXTERNAL")
 
@@ -176,13 +192,180 @@ def test_generated_bars_write_and_stream(tmp_path: Path) -> None:
     assert len(bars) == 1_000 and isinstance(bars[0], Bar) and bars[0].ts_init == T0 + MINUTE
 
 
-def test_generator_speed_report(capsys: pytest.CaptureFixture[str]) -> None:
-    started = time.perf_counter()
-    frame = generate_quotes(EURUSD, 1_000_000, seed=1)
-    quotes_s = time.perf_counter() - started
-    started = time.perf_counter()
-    bars = generate_bars(EURUSD_MID_1M, EURUSD, 1_000_000, seed=1)
-    bars_s = time.perf_counter() - started
-    assert frame.height == bars.height == 1_000_000
-    with capsys.disabled():
-        print(f"\n[generator] 1,000,000 quotes in {quotes_s:.3f} s; 1,000,000 bars in {bars_s:.3f} s")
+def intervals(frame: pl.DataFrame) -> pl.Series:
+    return frame["ts_init"].diff().drop_nulls()
+
+
+def test_activity_gives_bursts_and_gaps_and_none_is_the_old_regular_clock() -> None:
+    regular = generate_quotes(EURUSD, 5_000, start_ns=T0, seed=6)
+    assert generate_quotes(EURUSD, 5_000, start_ns=T0, seed=6, activity=REGULAR).equals(regular)
+    busy = generate_quotes(EURUSD, 200_000, start_ns=T0, seed=6, activity=REALISTIC_QUOTES)
+    assert busy["ts_init"][0] == T0
+    gaps = intervals(busy)
+    assert gaps.min() >= 1  # quotes stay strictly increasing
+    assert (gaps < 10_000_000).sum() > 5_000  # bursts: 20x shorter intervals than 100 ms
+    assert (gaps >= 60 * SECOND).sum() >= 1 and gaps.max() <= 4 * 3600 * SECOND + 150_000_000  # gaps of 1 min..4 h
+    assert 50_000_000 <= gaps.filter(gaps < 60 * SECOND).mean() <= 110_000_000  # about 100 ms on average
+    spread = (busy["ask"] - busy["bid"]) // EURUSD.price_increment.raw
+    assert spread.min() == 2 and spread.max() <= 4
+    with pytest.raises(ValueError, match="jitter_ns applies to a regular clock"):
+        generate_quotes(EURUSD, 10, jitter_ns=5, activity=REALISTIC_QUOTES)
+    with pytest.raises(ValueError, match="burst_probability"):
+        Activity(burst_probability=1.5)
+    with pytest.raises(ValueError, match="gap_min_ns"):
+        Activity(gap_min_ns=10, gap_max_ns=5)
+
+
+def test_trades_are_seeded_on_the_grid_with_sweeps_and_pinned_values() -> None:
+    assert generate_trades(EURUSD, 3, start_ns=0, seed=42).rows() == [
+        (1_100_010_000, 100 * 10**12, "BUYER", "1", 0, 0),
+        (1_099_990_000, 2 * 10**12, "BUYER", "2", 551_144_923, 551_144_923),
+        (1_099_970_000, 8 * 10**12, "SELLER", "3", 1_807_521_337, 1_807_521_337),
+    ]
+    frame = generate_trades(EURUSD, 50_000, start_ns=T0, seed=7, size="10")
+    assert frame.equals(generate_trades(EURUSD, 50_000, start_ns=T0, seed=7, size="10"))
+    assert not frame.equals(generate_trades(EURUSD, 50_000, start_ns=T0, seed=8, size="10"))
+    assert frame.columns == ["price", "size", "aggressor_side", "trade_id", "ts_event", "ts_init"]
+    assert frame["trade_id"].to_list()[:3] == ["1", "2", "3"] and frame["trade_id"].n_unique() == 50_000
+    assert set(frame["aggressor_side"].unique()) == {"BUYER", "SELLER"}
+    assert (frame["price"] % EURUSD.price_increment.raw == 0).all() and frame["price"].min() > 0
+    lots = frame["size"] // (10 * 10**9)
+    assert (frame["size"] % (10 * 10**9) == 0).all() and lots.min() == 1 and lots.max() == 100
+    steps = intervals(frame)
+    assert steps.min() == 0 and (steps == 0).sum() > 100  # sweeps: several prints at one timestamp
+    assert frame["ts_init"].is_sorted() and frame["ts_event"].equals(frame["ts_init"])
+    regular = generate_trades(EURUSD, 1_000, start_ns=T0, seed=7, activity=None)
+    assert intervals(regular).unique().to_list() == [SECOND]
+
+
+def test_bars_with_gaps_skip_whole_bars() -> None:
+    plain = generate_bars(EURUSD_MID_1M, EURUSD, 20_000, start_ns=T0, seed=4)
+    gappy = generate_bars(EURUSD_MID_1M, EURUSD, 20_000, start_ns=T0, seed=4, activity=REALISTIC_BARS)
+    assert gappy.drop("ts_event", "ts_init").equals(plain.drop("ts_event", "ts_init"))  # same prices
+    steps = intervals(gappy)
+    assert (steps % MINUTE == 0).all() and steps.min() == MINUTE
+    assert (steps >= 60 * MINUTE).sum() >= 3 and steps.max() <= 48 * 60 * MINUTE + MINUTE
+
+
+def replay(frame: pl.DataFrame, depth: int) -> int:
+    """Apply deltas to a dict book; check every action fits the book and each update leaves it full, uncrossed."""
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    updates = 0
+    for action, side, price, size, flags in frame.select("action", "side", "price", "size", "flags").iter_rows():
+        book = bids if side == 1 else asks
+        if action == 4:  # CLEAR
+            bids.clear()
+            asks.clear()
+        elif action == 1:  # ADD
+            assert price not in book and size > 0
+            book[price] = size
+        elif action == 2:  # UPDATE
+            assert price in book and size > 0
+            book[price] = size
+        else:  # DELETE
+            assert action == 3 and price in book and size == 0
+            del book[price]
+        if flags & FLAG_LAST:
+            updates += 1
+            assert len(bids) == len(asks) == depth
+            assert max(bids) < min(asks)
+    return updates
+
+
+def test_deltas_rebuild_a_consistent_book() -> None:
+    frame = generate_deltas(EURUSD, 20_000, start_ns=T0, seed=11, volatility_ticks=1.0, depth=5)
+    assert frame.columns == ["action", "side", "price", "size", "order_id", "flags", "sequence", "ts_event", "ts_init"]
+    assert frame.schema["action"] == pl.UInt8 and frame.schema["sequence"] == pl.UInt64
+    snapshot = frame.head(11)
+    assert snapshot["action"].to_list() == [4] + [1] * 10 and (snapshot["flags"] & FLAG_SNAPSHOT == FLAG_SNAPSHOT).all()
+    assert snapshot["flags"].to_list()[-1] == FLAG_SNAPSHOT | FLAG_LAST and (snapshot["ts_init"] == T0).all()
+    assert replay(frame, 5) == 20_001  # the snapshot and every update end with FLAG_LAST
+    updates = frame.slice(11)
+    per_update = updates.group_by("sequence").agg(
+        pl.col("ts_init").n_unique().alias("stamps"), (pl.col("flags") == FLAG_LAST).sum().alias("lasts")
+    )
+    assert per_update.height == 20_000 and (per_update["stamps"] == 1).all() and (per_update["lasts"] == 1).all()
+    assert updates["sequence"].is_sorted() and updates["ts_init"].is_sorted() and updates["ts_init"][0] > T0
+    actions = updates["action"].value_counts()
+    assert set(actions["action"]) == {1, 2, 3}  # adds, size updates and deletes
+    assert (frame["price"] % EURUSD.price_increment.raw == 0).all()
+    assert generate_deltas(EURUSD, 20_000, start_ns=T0, seed=11, volatility_ticks=1.0, depth=5).equals(frame)
+    assert generate_deltas(EURUSD, 0, depth=3).height == 7
+    with pytest.raises(ValueError, match="depth"):
+        generate_deltas(EURUSD, 10, depth=0)
+
+
+@pytest.mark.parametrize(
+    ("data_type", "params"),
+    [
+        ("quotes", {"activity": REALISTIC_QUOTES}),
+        ("quotes", {"jitter_ns": 1_000}),
+        ("trades", {}),
+        ("bars", {"activity": REALISTIC_BARS}),
+        ("deltas", {"depth": 3}),
+    ],
+)
+def test_chunks_are_bounded_and_equal_one_shot_generation(data_type: str, params: dict[str, object]) -> None:
+    bar_type = EURUSD_MID_1M if data_type == "bars" else None
+    one = pl.concat(list(generated_chunks(data_type, EURUSD, 20_000, chunk=20_000, bar_type=bar_type, **params)))
+    chunks = list(generated_chunks(data_type, EURUSD, 20_000, chunk=3_001, bar_type=bar_type, **params))
+    assert pl.concat(chunks).equals(one)
+    limit = 3_001 * (4 * 3 + 1) + 7 if data_type == "deltas" else 3_001
+    assert len(chunks) == 7 and max(c.height for c in chunks) <= limit
+    generate = {"quotes": generate_quotes, "trades": generate_trades, "deltas": generate_deltas}
+    if data_type == "bars":
+        assert one.equals(generate_bars(EURUSD_MID_1M, EURUSD, 20_000, **params))  # type: ignore[arg-type]
+    else:
+        assert one.equals(generate[data_type](EURUSD, 20_000, **params))  # type: ignore[operator]
+
+
+def test_write_generated_keeps_sweeps_whole_across_chunks(tmp_path: Path) -> None:
+    catalog = DataCatalog(tmp_path)
+    sweepy = Activity(burst_probability=0.5, sweep_probability=0.5)
+    expected = generate_trades(EURUSD, 30_000, seed=2, activity=sweepy)
+    boundaries = expected["ts_init"].slice(999, 29_000).to_list()
+    # chunks of 1,000 rows: some chunk starts at the same timestamp as the row before it
+    assert any(boundaries[i] == boundaries[i + 1] for i in range(0, 29_000, 1_000))
+    paths = write_generated(catalog, "trades", EURUSD, 30_000, chunk=1_000, seed=2, activity=sweepy)
+    assert 20 <= len(paths) <= 30 and catalog.query("trades", EURUSD.id).equals(expected)
+    with pytest.raises(ValueError, match="overlaps"):
+        write_generated(catalog, "trades", EURUSD, 10, seed=3)
+    write_generated(catalog, "trades", EURUSD, 10, seed=3, replace=True)
+    assert (
+        catalog.query("trades", EURUSD.id).height
+        == 30_000 - expected.filter(pl.col("ts_init") <= generate_trades(EURUSD, 10, seed=3)["ts_init"][-1]).height + 10
+    )
+
+
+def test_write_generated_deltas_and_bars_round_trip(tmp_path: Path) -> None:
+    catalog = DataCatalog(tmp_path)
+    write_generated(catalog, "deltas", EURUSD, 5_000, chunk=1_500, seed=4)
+    frame = catalog.query("deltas", EURUSD.id)
+    assert frame.equals(generate_deltas(EURUSD, 5_000, seed=4))
+    objects = catalog.query_objects("deltas", EURUSD.id)
+    assert len(objects) == frame.height and objects[0].action.value == "CLEAR" and objects[1].is_snapshot
+    assert objects[-1].is_last and objects[-1].sequence == 5_000
+    write_generated(catalog, "bars", EURUSD, 500, chunk=128, bar_type=EURUSD_MID_1M, seed=4)
+    assert catalog.query("bars", EURUSD_MID_1M).equals(generate_bars(EURUSD_MID_1M, EURUSD, 500, seed=4))
+    with pytest.raises(ValueError, match="needs a bar_type"):
+        write_generated(catalog, "bars", EURUSD, 5)
+    with pytest.raises(ValueError, match="cannot generate"):
+        write_generated(catalog, "depth10", EURUSD, 5)
+    with pytest.raises(ValueError, match="unknown quotes generator parameter"):
+        write_generated(catalog, "quotes", EURUSD, 5, depth=3)
+
+
+def test_cli_helpers() -> None:
+    assert _parse_start("2024-01-01T00:00:00Z") == T0
+    assert _parse_start("2024-01-01 01:00:00+01:00") == T0
+    assert _parse_start("2024-01-01T00:00:00.000123") == T0 + 123_000
+    assert _parse_start(str(T0 + 5)) == T0 + 5
+    with pytest.raises(ValueError, match="ISO-8601"):
+        _parse_start("yesterday")
+    assert str(_bar_type_for(EURUSD, "5-MINUTE-BID")) == "EUR/USD.SIM-5-MINUTE-BID-EXTERNAL"
+    assert str(_bar_type_for(EURUSD, "EUR/USD.SIM-1-HOUR-MID-INTERNAL")) == "EUR/USD.SIM-1-HOUR-MID-INTERNAL"
+    with pytest.raises(ValueError, match="not for instrument"):
+        _bar_type_for(EURUSD, "GBP/USD.SIM-1-HOUR-MID-EXTERNAL")
+    assert str(_default_start_price(EURUSD)) == "1.10000"
+    assert str(_default_start_price(instrument("0.25"))) == "250.00"

@@ -30,7 +30,7 @@ from toolkit.backtest.models import (
 from toolkit.backtest.results import BacktestResult
 from toolkit.catalog.loaders import load_bars_csv_objects, load_truefx_quote_objects
 from toolkit.catalog.parquet import DataCatalog
-from toolkit.core.config import ConfigError, config_from_dict, load_config, load_json, load_toml
+from toolkit.core.config import ConfigError, config_from_dict, load_config, load_toml
 from toolkit.model.data import BarType
 from toolkit.model.enums import PriceType
 from toolkit.model.identifiers import InstrumentId
@@ -57,8 +57,14 @@ def load_instruments_file(path: Path, source: str, field: str) -> list[Instrumen
     """Instrument definitions: TOML `[[instruments]]` tables or a JSON list; errors name the entry."""
     if not path.is_file():
         raise ConfigError(source, field, f"instruments file {path} not found")
-    data = load_json(path) if path.suffix == ".json" else load_toml(path)
-    entries = data if isinstance(data, list) else data.get("instruments")
+    if path.suffix == ".json":
+        try:
+            data: Any = msgspec.json.decode(path.read_bytes())
+        except msgspec.DecodeError as exc:
+            raise ConfigError(str(path), None, f"JSON syntax error: {exc}") from None
+    else:
+        data = load_toml(path)
+    entries = data if isinstance(data, list) else data.get("instruments") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(str(path), "instruments", "expected a list of instrument tables ([[instruments]])")
     out = []
