@@ -1,10 +1,15 @@
-"""`toolkit bench`: a seeded, self-generating benchmark of the backtest hot path.
+"""`toolkit bench`: seeded, self-generating benchmarks of the backtest and the catalog.
 
-It generates N quote ticks (random walk, seeded) into a temporary catalog, then runs the
-`ema_cross_ticks` strategy (EMA(500)/EMA(2000) on the mid) over them through a `BacktestEngine`
-streaming from that catalog, so decoding from Parquet is part of the measured run. It prints (and
-with `--json` writes) events/s, wall time, orders, fills and the process's peak RSS. Figures are
-for reading and tracking; nothing fails on speed.
+Workloads (`--workload`):
+- `ticks` (default): N quote ticks (default 1,000,000) generated into a temporary catalog, then the
+  `ema_cross_ticks` strategy (EMA(500)/EMA(2000) on the mid) backtested over them, streaming from
+  the catalog (Parquet decoding is part of the measured run): events/s, wall, orders, fills, RSS.
+- `catalog`: N quotes (default 10,000,000) written into a catalog in chunks; a one-day range query
+  on it (fresh `DataCatalog`, as a user's first query); decoding throughput; then the same tick EMA
+  backtest streaming all N quotes, run in a child process so its peak RSS and its time to the first
+  event are its own.
+- `all`: both.
+Figures print as a table; `--json FILE` also writes them. Nothing here fails on speed.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +35,7 @@ from toolkit.model.objects import Currency, Money
 from toolkit.trading.loader import StrategyTable, load_strategy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
+DAY_NS = 86_400_000_000_000
 BENCH_INSTRUMENT = {
     "kind": "CurrencyPair",
     "id": "EUR/USD.SIM",
@@ -50,58 +56,137 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def run_quotes_ema_cross(events: int, seed: int, fast: int = 500, slow: int = 2000) -> dict[str, Any]:
-    """Generate `events` quotes into a temp catalog and backtest EMACrossTicks over them."""
+def _generate(catalog_dir: Path, events: int, seed: int) -> tuple[DataCatalog, float]:
     instrument = instrument_from_dict(BENCH_INSTRUMENT)
-    with tempfile.TemporaryDirectory(prefix="toolkit-bench-") as tmp:
-        catalog = DataCatalog(tmp)
-        catalog.write_instruments([instrument])
-        t_gen = time.perf_counter()
-        write_generated_quotes(
-            catalog, instrument, events, seed=seed, start_price="1.10000", volatility_ticks=0.6, size="1000000"
-        )
-        generate_s = time.perf_counter() - t_gen
-        strategy = load_strategy(
-            StrategyTable(
-                path=str(PROJECT_ROOT / "strategies" / "ema_cross_ticks.py") + ":EMACrossTicks",
-                config={
-                    "instrument_id": str(instrument.id),
-                    "trade_size": "100000",
-                    "fast_ema_period": fast,
-                    "slow_ema_period": slow,
-                },
-            ),
-            "<bench>",
-        )
-        engine = BacktestEngine()
-        engine.add_venue(
-            "SIM",
-            OmsType.NETTING,
-            AccountType.MARGIN,
-            [Money.of(1_000_000, "USD")],
-            base_currency=Currency.from_str("USD"),
-            default_leverage=Decimal(50),
-        )
-        engine.add_instrument(instrument)
-        engine.add_data_stream(lambda: catalog.stream_objects([("quotes", instrument.id)]))
-        engine.add_strategy(strategy)
-        t0 = time.perf_counter()
-        engine.run()
-        wall = time.perf_counter() - t0
+    catalog = DataCatalog(catalog_dir)
+    catalog.write_instruments([instrument])
+    started = time.perf_counter()
+    write_generated_quotes(
+        catalog, instrument, events, seed=seed, start_price="1.10000", volatility_ticks=0.6, size="1000000"
+    )
+    return catalog, time.perf_counter() - started
+
+
+def run_tick_backtest(catalog_dir: Path, fast: int = 500, slow: int = 2000) -> dict[str, Any]:
+    """Backtest EMACrossTicks over every quote of the catalog; wall, events/s, time to first event."""
+    process_started = time.perf_counter()
+    catalog = DataCatalog(catalog_dir)
+    instrument = catalog.instruments()[0]
+    strategy = load_strategy(
+        StrategyTable(
+            path=str(PROJECT_ROOT / "strategies" / "ema_cross_ticks.py") + ":EMACrossTicks",
+            config={
+                "instrument_id": str(instrument.id),
+                "trade_size": "100000",
+                "fast_ema_period": fast,
+                "slow_ema_period": slow,
+            },
+        ),
+        "<bench>",
+    )
+    engine = BacktestEngine()
+    engine.add_venue(
+        "SIM",
+        OmsType.NETTING,
+        AccountType.MARGIN,
+        [Money.of(1_000_000, "USD")],
+        base_currency=Currency.from_str("USD"),
+        default_leverage=Decimal(50),
+    )
+    engine.add_instrument(instrument)
+    first_event: list[float] = []
+
+    def stream():  # type: ignore[no-untyped-def]
+        objects = catalog.stream_objects([("quotes", instrument.id)])
+        first = next(objects, None)
+        first_event.append(time.perf_counter())
+        if first is not None:
+            yield first
+            yield from objects
+
+    engine.add_data_stream(stream)
+    engine.add_strategy(strategy)
+    started = time.perf_counter()
+    engine.run()
+    wall = time.perf_counter() - started
     orders = engine.cache.orders()
-    fills = sum(1 for o in orders for e in o.events if type(e) is OrderFilled)
     return {
-        "workload": f"quotes-ema-cross-ticks EMA({fast})/EMA({slow})",
+        "workload": f"ema_cross_ticks EMA({fast})/EMA({slow}) streaming from a catalog",
         "events": engine.events_processed,
         "wall_s": round(wall, 3),
         "events_per_s": round(engine.events_processed / wall) if wall > 0 else None,
+        "time_to_first_event_s": round(first_event[0] - started, 3) if first_event else None,
+        "process_start_to_first_event_s": round(first_event[0] - process_started, 3) if first_event else None,
         "orders": len(orders),
-        "fills": fills,
+        "fills": sum(1 for o in orders for e in o.events if type(e) is OrderFilled),
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "generate_s": round(generate_s, 3),
         "final_balance": str(engine.cache.accounts()[0].balance_total()),
-        "_engine": engine,
     }
+
+
+def workload_ticks(events: int, seed: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="toolkit-bench-") as tmp:
+        _, generate_s = _generate(Path(tmp), events, seed)
+        figures = run_tick_backtest(Path(tmp))
+    figures["generate_s"] = round(generate_s, 3)
+    return figures
+
+
+def one_day_query(catalog_dir: Path, first_ts: int) -> dict[str, Any]:
+    """A one-day range query on a fresh catalog object (first query), then the best of three more."""
+    start, end = first_ts + DAY_NS, first_ts + 2 * DAY_NS - 1
+    timings = []
+    rows = 0
+    for _ in range(4):
+        catalog = DataCatalog(catalog_dir)
+        started = time.perf_counter()
+        frame = catalog.query("quotes", BENCH_INSTRUMENT["id"], start, end)
+        timings.append(time.perf_counter() - started)
+        rows = frame.height
+    return {
+        "one_day_rows": rows,
+        "one_day_query_first_ms": round(timings[0] * 1000, 1),
+        "one_day_query_best_ms": round(min(timings[1:]) * 1000, 1),
+    }
+
+
+def decode_throughput(catalog_dir: Path, rows: int = 1_000_000) -> float:
+    catalog = DataCatalog(catalog_dir)
+    started = time.perf_counter()
+    count = 0
+    for count, _ in enumerate(catalog.stream_objects([("quotes", BENCH_INSTRUMENT["id"])]), start=1):
+        if count >= rows:
+            break
+    return count / (time.perf_counter() - started)
+
+
+def workload_catalog(events: int, seed: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="toolkit-bench-catalog-") as tmp:
+        catalog_dir = Path(tmp)
+        catalog, generate_s = _generate(catalog_dir, events, seed)
+        info = next(d for d in catalog.list_datasets() if d.data_type == "quotes")
+        disk_mb = sum(p.stat().st_size for p in catalog_dir.rglob("*.parquet")) / 2**20
+        figures: dict[str, Any] = {
+            "workload": f"catalog of {events:,} quotes",
+            "generate_s": round(generate_s, 2),
+            "generate_peak_rss_mb": round(peak_rss_mb(), 1),
+            "catalog_parts": info.parts,
+            "catalog_mb_on_disk": round(disk_mb, 1),
+            "days_of_data": round((info.last_ts_init - info.first_ts_init) / DAY_NS, 1),  # type: ignore[operator]
+        }
+        figures.update(one_day_query(catalog_dir, info.first_ts_init))  # type: ignore[arg-type]
+        figures["decode_objects_per_s"] = round(decode_throughput(catalog_dir))
+        child = subprocess.run(
+            [sys.executable, "-m", "toolkit.bench", "--child-backtest", str(catalog_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"the streaming backtest child failed:\n{child.stderr}")
+        backtest = json.loads(child.stdout.strip().splitlines()[-1])
+        figures.update({f"backtest_{key}": value for key, value in backtest.items() if key != "workload"})
+    return figures
 
 
 def machine() -> dict[str, str]:
@@ -113,24 +198,45 @@ def machine() -> dict[str, str]:
     }
 
 
-def main(events: int = 1_000_000, seed: int = 7, json_path: str | None = None) -> int:
-    print(f"toolkit bench: {events:,} generated quote ticks through ema_cross_ticks (seed {seed})", flush=True)
-    figures = run_quotes_ema_cross(events, seed)
-    figures.pop("_engine")
-    rows = [
-        ("workload", figures["workload"]),
-        ("events", f"{figures['events']:,}"),
-        ("wall time", f"{figures['wall_s']:.2f} s"),
-        ("events/s", f"{figures['events_per_s']:,}"),
-        ("orders", f"{figures['orders']:,}"),
-        ("fills", f"{figures['fills']:,}"),
-        ("peak RSS", f"{figures['peak_rss_mb']:.0f} MiB"),
-        ("data generation (not timed)", f"{figures['generate_s']:.2f} s"),
-    ]
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+def label(key: str) -> str:
+    """`events_per_s` -> `events/s`, `peak_rss_mb` -> `peak RSS (MiB)`, `wall_s` -> `wall (s)`."""
+    text = key.replace("_per_s", "/s").replace("rss", "RSS")
+    for suffix, unit in (("_mb", " (MiB)"), ("_ms", " (ms)"), ("_s", " (s)")):
+        if text.endswith(suffix):
+            text = text[: -len(suffix)] + unit
+            break
+    return text.replace("_", " ")
+
+
+def _print(figures: dict[str, Any]) -> None:
+    width = max(len(label(key)) for key in figures)
+    for key, value in figures.items():
+        shown = f"{value:,}" if isinstance(value, int) else str(value)
+        print(f"  {label(key):<{width}}  {shown}")
+
+
+def main(events: int | None = None, seed: int = 7, json_path: str | None = None, workload: str = "ticks") -> int:
+    results = []
+    if workload in ("ticks", "all"):
+        n = events or 1_000_000
+        print(f"toolkit bench ticks: {n:,} generated quote ticks through ema_cross_ticks (seed {seed})", flush=True)
+        figures = workload_ticks(n, seed)
+        _print(figures)
+        results.append(figures)
+    if workload in ("catalog", "all"):
+        n = events if events and workload == "catalog" else 10_000_000
+        print(f"toolkit bench catalog: {n:,} generated quotes in a catalog (seed {seed})", flush=True)
+        figures = workload_catalog(n, seed)
+        _print(figures)
+        results.append(figures)
     if json_path:
-        Path(json_path).write_text(json.dumps({"machine": machine(), "results": [figures]}, indent=2))
+        Path(json_path).write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
         print(f"figures written to {json_path}")
     return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-backtest":
+        print(json.dumps(run_tick_backtest(Path(sys.argv[2]))))
+        sys.exit(0)
+    sys.exit(main())

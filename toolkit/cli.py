@@ -99,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from toolkit.bench import main
 
-    return main(events=args.events, seed=args.seed, json_path=args.json)
+    return main(events=args.events, seed=args.seed, json_path=args.json, workload=args.workload)
 
 
 def cmd_catalog_ls(args: argparse.Namespace) -> int:
@@ -147,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure backtest throughput on generated data")
-    p.add_argument("--events", type=int, default=1_000_000, help="number of quote ticks (default 1,000,000)")
+    p.add_argument(
+        "--workload",
+        choices=["ticks", "catalog", "all"],
+        default="ticks",
+        help="ticks: EMA cross backtest on 1M quotes; catalog: 10M-quote catalog, range query, streaming backtest",
+    )
+    p.add_argument("--events", type=int, help="number of quotes (default 1,000,000 for ticks, 10,000,000 for catalog)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.set_defaults(func=cmd_bench)

@@ -169,3 +169,10 @@ size_increment = "1"
     proc = run_toolkit("backtest", str(config), "--no-progress")
     assert proc.returncode == 2
     assert "backtest.data[0]" in proc.stderr and "precision 5/0" in proc.stderr and "4/0" in proc.stderr, proc.stderr
+
+
+def test_bench_catalog_workload_prints_its_figures() -> None:
+    proc = run_toolkit("bench", "--workload", "catalog", "--events", "300000")
+    assert proc.returncode == 0, proc.stderr
+    for label in ("one day query first (ms)", "backtest time to first event (s)", "backtest peak RSS (MiB)", "300,000"):
+        assert label in proc.stdout, proc.stdout
