@@ -116,7 +116,7 @@ def test_layout_schema_and_metadata(catalog: DataCatalog) -> None:
     }
     bar_meta = pq.read_schema(bar_path).metadata
     assert bar_meta[b"toolkit.bar_type"] == b"EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
-    assert (catalog.path / "instruments" / "instruments.json").is_file()
+    assert (catalog.path / "instruments" / "instruments.parquet").is_file()
     assert not [p for p in catalog.path.rglob("*") if p.name.startswith(".tmp")]
 
 

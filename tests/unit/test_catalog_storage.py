@@ -588,3 +588,33 @@ def test_duckdb_and_polars_read_the_datasets_directly(tmp_path: Path) -> None:
     assert actions == [(1, 1), (2, 1), (3, 1), (4, 1)]
     frame = pl.scan_parquet(str(tmp_path / "quotes" / "EUR%2FUSD.SIM" / "*.parquet")).sort("ts_init").collect()
     assert frame.equals(catalog.query("quotes", EURUSD))
+
+
+def test_instruments_are_a_parquet_dataset_and_legacy_json_still_reads(tmp_path: Path) -> None:
+    import json
+
+    import duckdb
+
+    from toolkit.model.instruments import instrument_from_dict
+
+    eurusd = instrument_from_dict(
+        {
+            "kind": "CurrencyPair",
+            "id": "EUR/USD.SIM",
+            "base_currency": "EUR",
+            "quote_currency": "USD",
+            "price_increment": "0.00001",
+            "size_increment": "1",
+        }
+    )
+    legacy = DataCatalog(tmp_path / "legacy")
+    (legacy.path / "instruments").mkdir(parents=True)
+    (legacy.path / "instruments" / "instruments.json").write_text(
+        json.dumps({"toolkit.schema_version": 1, "instruments": [eurusd.to_dict()]})
+    )
+    assert [i.to_dict() for i in legacy.instruments()] == [eurusd.to_dict()]
+    legacy.write_instruments([eurusd])  # rewritten as Parquet; the JSON file goes
+    assert not (legacy.path / "instruments" / "instruments.json").exists()
+    rows = duckdb.sql(f"SELECT instrument_id, kind FROM read_parquet('{legacy.path}/instruments/*.parquet')").fetchall()
+    assert rows == [("EUR/USD.SIM", "CurrencyPair")]
+    assert [i.to_dict() for i in DataCatalog(legacy.path).instruments()] == [eurusd.to_dict()]

@@ -482,10 +482,11 @@ def test_precision_mismatch_and_missing_instrument(tmp_path: Path) -> None:
     (issue,) = check_catalog(catalog)[f"bars/{BARS_1M}"]
     assert (issue.kind, issue.severity) == ("precision", "warning")
     assert "instrument EUR/USD.SIM is not in the catalog" in issue.message
-    # An instruments file declaring 0.0001 (precision 4) over data stored at precision 5.
+    # An instruments file declaring 0.0001 (precision 4) over data stored at precision 5 (edited by hand:
+    # write_instruments itself refuses it), here as a legacy JSON definitions file.
     catalog.instruments_path.parent.mkdir(parents=True, exist_ok=True)
     document = {"toolkit.schema_version": 1, "instruments": [fx("0.0001").to_dict()]}
-    catalog.instruments_path.write_text(json.dumps(document))
+    (catalog.instruments_path.parent / "instruments.json").write_text(json.dumps(document))
     issues = check_catalog(catalog, max_examples=1)[f"bars/{BARS_1M}"]
     assert [(i.kind, i.severity) for i in issues] == [("precision", "error"), ("off_grid_price", "error")]
     assert "stored price_precision=5 differs from EUR/USD.SIM's 4" in issues[0].message

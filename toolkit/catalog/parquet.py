@@ -65,7 +65,9 @@ PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
 INDEX_FILE = "_index.json"
 JOURNAL_FILE = "_journal.json"
-INSTRUMENTS_FILE = "instruments.json"
+INSTRUMENTS_FILE = "instruments.parquet"
+LEGACY_INSTRUMENTS_FILE = "instruments.json"  # read when no Parquet file exists (catalogs written before)
+INSTRUMENTS_SCHEMA = pa.schema([("instrument_id", pa.string()), ("kind", pa.string()), ("definition", pa.string())])
 
 _META_VERSION = "toolkit.schema_version"
 _META_DATA_TYPE = "toolkit.data_type"
@@ -1346,24 +1348,44 @@ class DataCatalog:
                 self._check_instrument_against_datasets(inst)
             merged[str(inst.id)] = inst
         records = [merged[key].to_dict() for key in sorted(merged)]
-        document = {_META_VERSION: SCHEMA_VERSION, "instruments": records}
+        table = pa.Table.from_pylist(
+            [
+                {"instrument_id": r["id"], "kind": r["kind"], "definition": json.dumps(r, sort_keys=True)}
+                for r in records
+            ],
+            schema=INSTRUMENTS_SCHEMA.with_metadata({_META_VERSION: str(SCHEMA_VERSION)}),
+        )
         target = self.instruments_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_file_atomically(target, (json.dumps(document, indent=1) + "\n").encode())
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        _write_file_atomically(target, sink.getvalue().to_pybytes())
+        legacy = target.parent / LEGACY_INSTRUMENTS_FILE
+        if legacy.exists():
+            legacy.unlink()  # the Parquet file now holds every definition
         return target
 
     def instruments(self, instrument_ids: Iterable[InstrumentId | str] | None = None) -> list[Instrument]:
         """Stored instrument definitions, sorted by id (only `instrument_ids` when given)."""
         path = self.instruments_path
-        if not path.is_file():
+        legacy = path.parent / LEGACY_INSTRUMENTS_FILE
+        if path.is_file():
+            try:
+                table = pq.read_table(path)
+            except (OSError, pa.ArrowException) as exc:
+                raise CatalogError(f"{path}: unreadable instruments dataset ({exc})") from None
+            version = (table.schema.metadata or {}).get(_META_VERSION.encode(), b"").decode()
+            records = [json.loads(text) for text in table.column("definition").to_pylist()]
+        elif legacy.is_file():
+            try:
+                document = json.loads(legacy.read_text(encoding="utf-8"))
+                version = document.get(_META_VERSION)
+                records = document["instruments"]
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise CatalogError(f"{legacy}: not an instruments file of this catalog ({exc})") from None
+        else:
             return []
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            version = document.get(_META_VERSION)
-            records = document["instruments"]
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise CatalogError(f"{path}: not an instruments file of this catalog ({exc})") from None
-        if version != SCHEMA_VERSION:
+        if str(version) != str(SCHEMA_VERSION):
             raise CatalogError(
                 f"{path}: schema version {version} is not supported (this toolkit reads {SCHEMA_VERSION})"
             )
