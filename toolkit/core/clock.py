@@ -6,13 +6,17 @@ when the engine calls `advance_time`, which returns the due events as `TimeEvent
 call, in a defined order: by fire time, then, at one fire time, in the order the timers were set. Its
 `next_event_ns` attribute (the earliest pending fire time, or `NO_PENDING_EVENT_NS`) lets a backtest loop
 skip the call entirely for data points before the next timer. A live, asyncio-based clock implements the
-same `Clock` interface by scheduling callbacks on its event loop; the validation helpers of `Clock` are
-shared so both clocks reject the same mistakes with the same messages.
+same `Clock` interface: `LiveClock` reads the wall clock and fires the same scheduler's timers from its
+asyncio event loop; the validation helpers of `Clock` are shared so both clocks reject the same mistakes
+with the same messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -357,3 +361,111 @@ class TestClock(Clock):
             heapq.heappop(heap)
             self._stale_in_heap -= 1
         self.next_event_ns = heap[0][0] if heap else NO_PENDING_EVENT_NS
+
+
+class LiveClock(Clock):
+    """Wall-clock time (`time.time_ns`) with alerts and timers fired on an asyncio event loop.
+
+    Scheduling reuses `TestClock`'s rules (one heap, fires in time order, ties in the order set) moved
+    along by the wall clock; a single `loop.call_later` handle waits for the earliest fire. Timers may be
+    set before a loop is attached (`attach(loop)`); they start once it is. A callback that raises is
+    logged and does not stop other timers. Timer events carry their scheduled time as `ts_event`.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._scheduler = TestClock(time.time_ns())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._on_error: Callable[[TimeEvent, BaseException], None] | None = None
+        if loop is not None:
+            self.attach(loop)
+
+    # -- time ----------------------------------------------------------------------------------------------
+    def timestamp_ns(self) -> int:
+        return time.time_ns()
+
+    def _sync(self) -> int:
+        now = time.time_ns()
+        if now > self._scheduler.timestamp_ns():
+            self._scheduler.set_time(now)
+        return self._scheduler.timestamp_ns()
+
+    # -- loop ----------------------------------------------------------------------------------------------
+    def attach(
+        self, loop: asyncio.AbstractEventLoop, on_error: Callable[[TimeEvent, BaseException], None] | None = None
+    ) -> None:
+        """Fire timers on `loop` from now on; `on_error` receives callbacks' exceptions (default: log)."""
+        self._loop = loop
+        self._on_error = on_error
+        self._reschedule()
+
+    def detach(self) -> None:
+        """Stop firing (pending timers are kept)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._loop = None
+
+    def _reschedule(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        loop = self._loop
+        due = self._scheduler.next_event_ns
+        if loop is None or due == NO_PENDING_EVENT_NS or loop.is_closed():
+            return
+        delay = max(0.0, (due - time.time_ns()) / 1e9)
+        self._handle = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        handlers = self._scheduler.advance_time(self._sync())
+        for handler in handlers:
+            try:
+                handler.handle()
+            except Exception as exc:  # a user's timer callback must not stop the clock
+                if self._on_error is not None:
+                    self._on_error(handler.event, exc)
+                else:
+                    logging.getLogger("toolkit").exception("timer %r raised", handler.event.name)
+        self._reschedule()
+
+    # -- timers --------------------------------------------------------------------------------------------
+    @property
+    def timer_names(self) -> list[str]:
+        return self._scheduler.timer_names
+
+    @property
+    def timer_count(self) -> int:
+        return self._scheduler.timer_count
+
+    def next_time_ns(self, name: str) -> int:
+        return self._scheduler.next_time_ns(name)
+
+    def set_time_alert(
+        self, name: str, alert_time_ns: int, callback: TimeEventCallback, allow_past: bool = False
+    ) -> None:
+        self._sync()
+        self._scheduler.set_time_alert(name, alert_time_ns, callback, allow_past)
+        self._reschedule()
+
+    def set_timer(
+        self,
+        name: str,
+        interval_ns: int,
+        callback: TimeEventCallback,
+        start_time_ns: int | None = None,
+        stop_time_ns: int | None = None,
+        fire_immediately: bool = False,
+    ) -> None:
+        self._sync()
+        self._scheduler.set_timer(name, interval_ns, callback, start_time_ns, stop_time_ns, fire_immediately)
+        self._reschedule()
+
+    def cancel_timer(self, name: str) -> None:
+        self._scheduler.cancel_timer(name)
+        self._reschedule()
+
+    def cancel_timers(self) -> None:
+        self._scheduler.cancel_timers()
+        self._reschedule()
