@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
@@ -73,14 +72,20 @@ def _dec_hook(target: type, value: Any) -> Any:
     raise NotImplementedError(f"cannot decode {target!r}")
 
 
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, str):  # our identifiers are str subclasses
+        return str(obj)
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
 def encode(obj: Any) -> bytes:
     """JSON bytes of a struct, a list/dict of structs, or plain values."""
-    return msgspec.json.encode(obj)
+    return msgspec.json.encode(obj, enc_hook=_enc_hook)
 
 
 def to_builtins(obj: Any) -> Any:
     """The JSON-ready form of a struct (for embedding in a larger message)."""
-    return msgspec.to_builtins(obj)
+    return msgspec.to_builtins(obj, enc_hook=_enc_hook)
 
 
 def decode(data: bytes | str, type: type[T]) -> T:
@@ -95,7 +100,7 @@ def convert(obj: Any, type: type[T]) -> T:
 
 def encode_data(data: Any) -> dict[str, Any]:
     """A market data object as `{"kind": ..., **fields}`."""
-    out = msgspec.to_builtins(data)
+    out = msgspec.to_builtins(data, enc_hook=_enc_hook)
     out["kind"] = type(data).__name__
     return out
 
