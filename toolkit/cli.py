@@ -158,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.set_defaults(func=cmd_bench)
 
+    from toolkit.adapters.sandbox import server as venue_server
+
+    p = sub.add_parser("venue", help="run the sandbox venue server (local exchange replaying catalog data)")
+    venue_server.add_venue_arguments(p)
+    p.set_defaults(func=venue_server.run_venue_cli)
+
     p = sub.add_parser("catalog", help="data catalog tools")
     catalog_sub = p.add_subparsers(dest="catalog_command", required=True)
     q = catalog_sub.add_parser("ls", help="list the datasets of a catalog")
