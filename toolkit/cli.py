@@ -1,4 +1,4 @@
-"""The `toolkit` command line: backtest, demo, bench and catalog tools.
+"""The `toolkit` command line: backtest, demo, bench, live, venue, parity and catalog tools.
 
 `toolkit backtest CONFIG.toml [--output DIR]` runs one run file and prints the summary and the
 snapshot folder; `toolkit demo` runs the EMA cross example on the bundled sample catalog;
@@ -102,6 +102,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return main(events=args.events, seed=args.seed, json_path=args.json, workload=args.workload)
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    import os
+
+    from toolkit.live.config import load_node_config
+    from toolkit.live.node import TradingNode
+
+    if args.venue_url:
+        os.environ["TOOLKIT_SANDBOX_URL"] = args.venue_url  # read by the sandbox clients' config
+    config = load_node_config(args.config)
+    node = TradingNode(config, source=str(args.config), snapshot_path=args.snapshot)
+    try:
+        node.run()
+    finally:
+        if node.snapshot is not None:
+            print(f"Snapshot: {node.snapshot.path}")
+        node.dispose()
+    return 0
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from toolkit.persistence.parity import compare_snapshots
+
+    report = compare_snapshots(args.a, args.b)
+    print(report.render(limit=args.limit))
+    return 0 if report.identical else 1
+
+
 def cmd_catalog_ls(args: argparse.Namespace) -> int:
     from toolkit.catalog.parquet import DataCatalog
 
@@ -158,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("live", help="run the run file's strategy on a live node ([live] table)")
+    p.add_argument("config", help="run file with [strategy] and [live] tables")
+    p.add_argument("--snapshot", help="snapshot folder (default: live.snapshot_dir/<trader>-<time>)")
+    p.add_argument("--venue-url", help="override the sandbox clients' base_url (sets TOOLKIT_SANDBOX_URL)")
+    p.set_defaults(func=cmd_live)
+
+    p = sub.add_parser("parity", help="compare the orders and fills of two snapshot folders")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--limit", type=int, default=20, help="differences to print (default 20)")
+    p.set_defaults(func=cmd_parity)
+
     from toolkit.adapters.sandbox import server as venue_server
 
     p = sub.add_parser("venue", help="run the sandbox venue server (local exchange replaying catalog data)")
@@ -200,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except StrategyError as exc:
         print(f"error: the run stopped: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # NodeError and friends: the node could not start or run
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

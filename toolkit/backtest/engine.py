@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from toolkit.backtest.client import BacktestExecutionClient
 from toolkit.backtest.exchange import SimulatedExchange
 from toolkit.backtest.matching import MatchingConfig
@@ -26,7 +24,7 @@ from toolkit.backtest.models import FeeModel, FillModel, LatencyModel
 from toolkit.core.clock import TestClock
 from toolkit.core.log import Logger
 from toolkit.engine.kernel import Kernel, KernelConfig
-from toolkit.engine.portfolio import AccountOptions
+from toolkit.engine.portfolio import AccountOptions, EquityPoint
 from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
 from toolkit.model.enums import AccountType, BookAction, BookType, OmsType, PriceType
 from toolkit.model.identifiers import InstrumentId, Venue
@@ -46,15 +44,6 @@ class BacktestEngineConfig(KernelConfig):
 
 class StrategyError(RuntimeError):
     """A strategy or actor raised while handling data or events; says which one, where and when."""
-
-
-class EquityPoint(msgspec.Struct, frozen=True):
-    ts: int
-    account_id: str
-    currency: str
-    balance: Money
-    unrealized: Money
-    equity: Money
 
 
 def _instrument_of(data: Data) -> InstrumentId:
@@ -378,22 +367,7 @@ class BacktestEngine:
             raise StrategyError(f"error in {where} at ts {self.clock.timestamp_ns()}: {exc!r}") from exc
 
     def _sample_equity(self, ts: int) -> None:
-        portfolio = self.kernel.portfolio
-        for account in self.kernel.cache.accounts():
-            equity = portfolio.equity(account.id)
-            unrealized = portfolio.unrealized_total(account.id)
-            for code, balance in account.balances_total().items():
-                value = equity.get(code, balance)
-                self.equity.append(
-                    EquityPoint(
-                        ts=ts,
-                        account_id=str(account.id),
-                        currency=code,
-                        balance=balance,
-                        unrealized=unrealized.get(code, Money(0, balance.currency)),
-                        equity=value,
-                    )
-                )
+        self.equity.extend(self.kernel.portfolio.equity_points(ts))
 
     # ---- results -------------------------------------------------------------------------------
     def result(self):  # type: ignore[no-untyped-def]

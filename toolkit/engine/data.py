@@ -10,6 +10,7 @@ from the data itself. The per-event path is a cache append, a dict lookup and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from toolkit.engine import topics
@@ -36,6 +37,7 @@ class DataEngine:
         self.subscribed_quote_ticks: dict[InstrumentId, int] = {}
         self.subscribed_trade_ticks: dict[InstrumentId, int] = {}
         self.subscribed_bars: dict[BarType, int] = {}
+        self.subscribed_deltas: dict[InstrumentId, int] = {}
         self._aggregators: dict[BarType, BarAggregator] = {}
         self._quote_feeds: dict[InstrumentId, list[BarAggregator]] = {}
         self._trade_feeds: dict[InstrumentId, list[BarAggregator]] = {}
@@ -45,24 +47,43 @@ class DataEngine:
         self._delta_topics: dict[InstrumentId, str] = {}
         self._depth_topics: dict[InstrumentId, str] = {}
         self.data_count = 0
+        # Called with (channel, key) when a first subscription to a stream starts: a live node forwards it
+        # to the venue's data client ("quotes"/"trades"/"deltas" + instrument id, "bars" + bar type).
+        self.on_subscribe: Callable[[str, object], None] | None = None
 
     # ---- subscriptions -----------------------------------------------------------------------
+    def _first(self, counts: dict, key: object, channel: str) -> None:  # type: ignore[type-arg]
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] == 1 and self.on_subscribe is not None:
+            self.on_subscribe(channel, key)
+
     def subscribe_quote_ticks(self, instrument_id: InstrumentId) -> None:
-        self.subscribed_quote_ticks[instrument_id] = self.subscribed_quote_ticks.get(instrument_id, 0) + 1
+        self._first(self.subscribed_quote_ticks, instrument_id, "quotes")
 
     def unsubscribe_quote_ticks(self, instrument_id: InstrumentId) -> None:
         _decrement(self.subscribed_quote_ticks, instrument_id)
 
     def subscribe_trade_ticks(self, instrument_id: InstrumentId) -> None:
-        self.subscribed_trade_ticks[instrument_id] = self.subscribed_trade_ticks.get(instrument_id, 0) + 1
+        self._first(self.subscribed_trade_ticks, instrument_id, "trades")
 
     def unsubscribe_trade_ticks(self, instrument_id: InstrumentId) -> None:
         _decrement(self.subscribed_trade_ticks, instrument_id)
 
     def subscribe_bars(self, bar_type: BarType) -> None:
-        self.subscribed_bars[bar_type] = self.subscribed_bars.get(bar_type, 0) + 1
-        if bar_type.is_internal and bar_type not in self._aggregators:
-            self._start_aggregator(bar_type)
+        if bar_type.is_internal:
+            self.subscribed_bars[bar_type] = self.subscribed_bars.get(bar_type, 0) + 1
+            if bar_type not in self._aggregators:
+                self._start_aggregator(bar_type)
+                # The aggregator needs the underlying stream from the venue.
+                if bar_type.spec.price_type is PriceType.LAST:
+                    self._first(self.subscribed_trade_ticks, bar_type.instrument_id, "trades")
+                else:
+                    self._first(self.subscribed_quote_ticks, bar_type.instrument_id, "quotes")
+            return
+        self._first(self.subscribed_bars, bar_type, "bars")
+
+    def subscribe_order_book_deltas(self, instrument_id: InstrumentId) -> None:
+        self._first(self.subscribed_deltas, instrument_id, "deltas")
 
     def unsubscribe_bars(self, bar_type: BarType) -> None:
         if _decrement(self.subscribed_bars, bar_type) == 0:
@@ -89,7 +110,9 @@ class DataEngine:
 
     def reset(self) -> None:
         self.stop()
+        hook = self.on_subscribe
         self.__init__(self.clock, self.msgbus, self.cache, self.log)  # type: ignore[misc]
+        self.on_subscribe = hook
 
     # ---- data --------------------------------------------------------------------------------
     def process(self, data: QuoteTick | TradeTick | Bar | OrderBookDelta | OrderBookDepth10) -> None:

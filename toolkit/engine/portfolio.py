@@ -14,6 +14,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from toolkit.engine import topics
 from toolkit.model.accounting import account_state_after_fill, convert, exchange_rate
 from toolkit.model.accounts import Account, CashAccount, MarginAccount, account_from_state
@@ -30,6 +32,17 @@ if TYPE_CHECKING:
     from toolkit.core.clock import Clock
     from toolkit.core.log import Logger
     from toolkit.core.msgbus import MessageBus
+
+
+class EquityPoint(msgspec.Struct, frozen=True):
+    """One account currency's balance, open-position mark and equity at `ts`."""
+
+    ts: int
+    account_id: str
+    currency: str
+    balance: Money
+    unrealized: Money
+    equity: Money
 
 
 class AccountOptions:
@@ -282,6 +295,25 @@ class Portfolio:
             result[code] = result[code] + mark if code in result else mark
         return result
 
+    def equity_points(self, ts: int) -> list[EquityPoint]:
+        """Balance, unrealized mark and equity per account and currency, as of now."""
+        points = []
+        for account in self.cache.accounts():
+            equity = self.equity(account.id)
+            unrealized = self.unrealized_total(account.id)
+            for code, balance in account.balances_total().items():
+                points.append(
+                    EquityPoint(
+                        ts=ts,
+                        account_id=str(account.id),
+                        currency=code,
+                        balance=balance,
+                        unrealized=unrealized.get(code, Money(0, balance.currency)),
+                        equity=equity.get(code, balance),
+                    )
+                )
+        return points
+
     def unrealized_total(self, account_id: AccountId) -> dict[str, Money]:
         account = self.cache.account(account_id)
         result: dict[str, Money] = {}
@@ -294,4 +326,4 @@ class Portfolio:
         return result
 
 
-__all__ = ["AccountOptions", "Portfolio", "PositionSide"]
+__all__ = ["AccountOptions", "EquityPoint", "Portfolio", "PositionSide"]

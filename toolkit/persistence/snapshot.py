@@ -255,11 +255,104 @@ class SnapshotWriter:
         _write_atomic(target, lambda tmp: pq.write_table(arrow, tmp))
         return target
 
+    def replace_table(self, table: str, rows: Iterable[dict[str, Any]]) -> Path:
+        """Write the whole current state of a table as its single part, atomically replacing the previous one
+        (a reader sees the old file or the new one, never both and never half)."""
+        schema = SCHEMAS[table]
+        rows = list(rows)
+        arrow = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        target = self.path / table / "part-00000.parquet"
+        _write_atomic(target, lambda tmp: pq.write_table(arrow, tmp))
+        return target
+
     def write_manifest(self, manifest: dict[str, Any]) -> Path:
         target = self.path / "manifest.json"
         text = json.dumps(manifest, indent=2, default=str)
         _write_atomic(target, lambda tmp: Path(tmp).write_text(text))
         return target
+
+
+def equity_row(point: Any) -> dict[str, Any]:
+    return {
+        "ts": point.ts,
+        "account_id": point.account_id,
+        "currency": point.currency,
+        "balance": _dec(point.balance),
+        "unrealized_pnl": _dec(point.unrealized),
+        "equity": _dec(point.equity),
+    }
+
+
+def account_rows(states: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ts": state.ts_event,
+            "account_id": str(state.account_id),
+            "account_type": state.account_type.value,
+            "currency": balance.total.currency.code,
+            "total": _dec(balance.total),
+            "locked": _dec(balance.locked),
+            "free": _dec(balance.free),
+        }
+        for state in states
+        for balance in state.balances
+    ]
+
+
+def position_rows(cache: Any, portfolio: Any) -> list[dict[str, Any]]:
+    """Every position cycle (closed snapshots first), open ones with their unrealized PnL."""
+    rows = []
+    cycles: dict[str, int] = {}
+    for position in [*cache.position_snapshots(), *cache.positions()]:
+        cycle = cycles.get(str(position.id), 0)
+        cycles[str(position.id)] = cycle + 1
+        unrealized = portfolio.unrealized_pnl_for(position) if position.is_open else None
+        rows.append(position_row(position, cycle, unrealized))
+    return rows
+
+
+class LiveSnapshot:
+    """The snapshot folder of a running node: state tables (orders, positions) are replaced atomically on
+    every write, event tables (fills, account, equity) grow by one part per write, the manifest last."""
+
+    def __init__(self, path: str | Path, header: dict[str, Any]) -> None:
+        self.writer = SnapshotWriter(path)
+        self.header = dict(header)
+        self.created = datetime.now(UTC).isoformat()
+        self._fills_written = 0
+        self._states_written = 0
+        self.writes = 0
+
+    @property
+    def path(self) -> Path:
+        return self.writer.path
+
+    def write(self, cache: Any, portfolio: Any, fills: list[OrderFilled], status: str, ts: int) -> None:
+        orders = cache.orders()
+        self.writer.replace_table("orders", (order_row(o) for o in orders))
+        self.writer.replace_table("positions", position_rows(cache, portfolio))
+        new_fills = fills[self._fills_written :]
+        if new_fills or self.writes == 0:
+            self.writer.write_part("fills", (fill_row(f) for f in new_fills))
+            self._fills_written += len(new_fills)
+        new_states = portfolio.account_states[self._states_written :]
+        if new_states or self.writes == 0:
+            self.writer.write_part("account", account_rows(new_states))
+            self._states_written += len(new_states)
+        self.writer.write_part("equity", (equity_row(p) for p in portfolio.equity_points(ts)))
+        self.writes += 1
+        manifest = {
+            "schema_version": SNAPSHOT_SCHEMA_VERSION,
+            "mode": "live",
+            "status": status,
+            **self.header,
+            "created_at": self.created,
+            "last_update": datetime.now(UTC).isoformat(),
+            "last_update_ns": ts,
+            "tables": list(TABLES),
+            "counts": {"orders": len(orders), "fills": self._fills_written, "positions": len(cache.positions())},
+        }
+        self.writer.write_manifest(manifest)
 
 
 def write_backtest_snapshot(engine: BacktestEngine, path: str | Path, run_id: str | None = None) -> Path:
@@ -275,42 +368,9 @@ def write_backtest_snapshot(engine: BacktestEngine, path: str | Path, run_id: st
     fills = [e for o in orders for e in o.events if type(e) is OrderFilled]
     fills.sort(key=lambda f: (f.ts_event, str(f.trade_id)))
     writer.write_part("fills", (fill_row(f) for f in fills))
-    rows = []
-    cycles: dict[str, int] = {}
-    for position in [*cache.position_snapshots(), *cache.positions()]:
-        cycle = cycles.get(str(position.id), 0)
-        cycles[str(position.id)] = cycle + 1
-        unrealized = portfolio.unrealized_pnl_for(position) if position.is_open else None
-        rows.append(position_row(position, cycle, unrealized))
-    writer.write_part("positions", rows)
-    account_rows = [
-        {
-            "ts": state.ts_event,
-            "account_id": str(state.account_id),
-            "account_type": state.account_type.value,
-            "currency": balance.total.currency.code,
-            "total": _dec(balance.total),
-            "locked": _dec(balance.locked),
-            "free": _dec(balance.free),
-        }
-        for state in portfolio.account_states
-        for balance in state.balances
-    ]
-    writer.write_part("account", account_rows)
-    writer.write_part(
-        "equity",
-        (
-            {
-                "ts": p.ts,
-                "account_id": p.account_id,
-                "currency": p.currency,
-                "balance": _dec(p.balance),
-                "unrealized_pnl": _dec(p.unrealized),
-                "equity": _dec(p.equity),
-            }
-            for p in engine.equity
-        ),
-    )
+    writer.write_part("positions", position_rows(cache, portfolio))
+    writer.write_part("account", account_rows(portfolio.account_states))
+    writer.write_part("equity", (equity_row(p) for p in engine.equity))
     result = engine.result()
     manifest = {
         "schema_version": SNAPSHOT_SCHEMA_VERSION,

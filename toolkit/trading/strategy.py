@@ -284,6 +284,7 @@ class Actor(Component):
         iid = InstrumentId(instrument_id)
         self._require_instrument(iid)
         self._subscribe(topics.deltas_topic(iid), self.on_order_book_delta)
+        self._engine().subscribe_order_book_deltas(iid)
 
     def unsubscribe_order_book_deltas(self, instrument_id: InstrumentId | str) -> None:
         self._unsubscribe(topics.deltas_topic(InstrumentId(instrument_id)))

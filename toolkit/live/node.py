@@ -1,0 +1,455 @@
+"""`TradingNode`: the kernel on a live clock, network clients and an asyncio event loop.
+
+The node builds the same kernel as a backtest, with a `LiveClock`, and puts its engines behind
+bounded queues (`toolkit.live.engines`): market data from data clients, commands from strategies
+(risk, then execution) and events from execution clients are each handled in order by one consumer
+task on the loop. `run()` connects the clients (bounded by `timeout_connection`), loads instruments,
+waits for the accounts (`timeout_portfolio`), checks the venue's state, starts the strategies and
+writes a snapshot folder on an interval, until `stop()` or SIGINT/SIGTERM. A graceful stop stops the
+strategies (their `on_stop` may close positions), cancels their open orders when their config asks,
+waits for the resulting requests (`timeout_post_stop`), writes the final snapshot and disconnects the
+clients (`timeout_disconnection`). One node per process: a second one is refused.
+
+Strategy callbacks run on the event loop: keep them short and move blocking work (model inference,
+heavy computation, synchronous I/O) to an executor (`loop.run_in_executor`), a thread or a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from toolkit.core.clock import LiveClock, TimeEvent
+from toolkit.core.log import Logger
+from toolkit.engine import topics
+from toolkit.engine.kernel import Kernel, KernelConfig
+from toolkit.live.clients import LiveDataClient, LiveExecutionClient, client_config
+from toolkit.live.config import TradingNodeConfig, unimplemented_options
+from toolkit.live.engines import MessageQueue
+from toolkit.model.data import BarType
+from toolkit.model.events import OrderEvent, OrderFilled
+from toolkit.model.identifiers import ClientId, InstrumentId, Venue
+from toolkit.persistence.snapshot import LiveSnapshot
+from toolkit.trading.loader import load_strategy
+from toolkit.trading.strategy import Strategy
+
+
+class NodeError(RuntimeError):
+    """The node could not start or run (connection timeout, second node, bad client config...)."""
+
+
+class TradingNode:
+    """See the module docstring."""
+
+    _active: ClassVar[TradingNode | None] = None
+
+    def __init__(
+        self,
+        config: TradingNodeConfig,
+        loop: asyncio.AbstractEventLoop | None = None,
+        source: str = "<config>",
+        snapshot_path: str | Path | None = None,
+    ) -> None:
+        active = TradingNode._active
+        if active is not None:
+            raise NodeError(
+                f"a TradingNode ({active.trader_id}) already exists in this process: one node per process "
+                "(run parallel nodes as separate processes; dispose() the first one to build another)"
+            )
+        self.config = config
+        self.source = source
+        self.trader_id = config.trader_id
+        self._own_loop = False
+        self.loop = loop if loop is not None else self._find_loop()
+        self.clock = LiveClock()
+        self.log = Logger(f"{self.trader_id}.TradingNode", self.clock)
+        self.kernel = Kernel(
+            KernelConfig(
+                trader_id=config.trader_id,
+                tick_capacity=config.cache.tick_capacity,
+                bar_capacity=config.cache.bar_capacity,
+                risk_engine=config.risk_engine,
+            ),
+            self.clock,
+        )
+        self.cache = self.kernel.cache
+        self.data_clients: dict[str, LiveDataClient] = {}
+        self.exec_clients: dict[str, LiveExecutionClient] = {}
+        self.fills: list[OrderFilled] = []
+        self._stop_requested: asyncio.Event | None = None
+        self._fatal: BaseException | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self.snapshot: LiveSnapshot | None = None
+        self._snapshot_path = Path(snapshot_path) if snapshot_path is not None else None
+        self.is_running = False
+        self.is_disposed = False
+        self._build_queues()
+        self._build_clients()
+        self._add_config_strategies()
+        self.kernel.msgbus.subscribe("events.order.*", self._record_fill)
+        self.kernel.data_engine.on_subscribe = self._forward_subscription
+        TradingNode._active = self
+        for option in unimplemented_options(config):
+            self.log.warning("option %s is set but not implemented yet (accepted, without effect): %s", *option)
+
+    # ---- construction -------------------------------------------------------------------------
+    def _find_loop(self) -> asyncio.AbstractEventLoop:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            self._own_loop = True
+            return asyncio.new_event_loop()
+
+    def _build_queues(self) -> None:
+        kernel = self.kernel
+        on_error = self._on_queue_error
+        self.data_queue = MessageQueue(
+            "data", self.config.data_engine.qsize, kernel.data_engine.process, self.log, on_error
+        )
+        self.risk_queue = MessageQueue(
+            "risk", self.config.risk_engine.qsize, kernel.risk_engine.execute, self.log, on_error
+        )
+        self.command_queue = MessageQueue(
+            "commands", self.config.exec_engine.qsize, kernel.exec_engine.execute, self.log, on_error
+        )
+        self.event_queue = MessageQueue(
+            "events", self.config.exec_engine.qsize, kernel.exec_engine.process, self.log, on_error
+        )
+        bus = kernel.msgbus
+        for endpoint, queue in (
+            (topics.RISK_ENGINE_EXECUTE, self.risk_queue),
+            (topics.EXEC_ENGINE_EXECUTE, self.command_queue),
+            (topics.EXEC_ENGINE_PROCESS, self.event_queue),
+        ):
+            bus.deregister(endpoint)
+            bus.register(endpoint, queue.put_nowait)
+
+    def _build_clients(self) -> None:
+        deps = {"clock": self.clock, "cache": self.cache}
+        for name, table in self.config.data_clients.items():
+            factory, cfg = client_config(table, self.source, f"live.data_clients.{name}")
+            client = factory.create_data_client(
+                name, cfg, log=Logger(f"DataClient-{name}", self.clock), handle_data=self.data_queue.put, **deps
+            )
+            client.wait_until_idle = self.wait_until_idle
+            self.data_clients[name] = client
+        for name, table in self.config.exec_clients.items():
+            factory, cfg = client_config(table, self.source, f"live.exec_clients.{name}")
+            client = factory.create_exec_client(
+                name,
+                cfg,
+                log=Logger(f"ExecClient-{name}", self.clock),
+                send_event=self.event_queue.put_nowait,
+                **deps,
+            )
+            self.kernel.exec_engine.register_client(client)
+            self.exec_clients[name] = client
+
+    def _add_config_strategies(self) -> None:
+        for index, table in enumerate(self.config.strategies):
+            strategy = load_strategy(table, self.source)
+            try:
+                self.add_strategy(strategy)
+            except ValueError as exc:
+                raise NodeError(f"{self.source}: live.strategies[{index}]: {exc}") from None
+
+    def add_strategy(self, strategy: Strategy) -> None:
+        """Add a strategy before `run()`."""
+        if self.is_running:
+            raise NodeError("add strategies before the node runs")
+        self.kernel.trader.add_strategy(strategy)
+
+    # ---- message plumbing ---------------------------------------------------------------------
+    def _on_queue_error(self, exc: BaseException, item: Any) -> None:
+        self.log.error("error while handling %s: %r", type(item).__name__, exc)
+        if self.config.exec_engine.graceful_shutdown_on_exception:
+            self._fatal = exc
+            self.stop()
+
+    def _record_fill(self, event: OrderEvent) -> None:
+        if type(event) is OrderFilled:
+            self.fills.append(event)  # type: ignore[arg-type]
+
+    def _data_client_for(self, instrument_id: InstrumentId) -> LiveDataClient | None:
+        venue = instrument_id.venue
+        for client in self.data_clients.values():
+            if client.venue is None or client.venue == venue:
+                return client
+        return None
+
+    def _forward_subscription(self, channel: str, key: object) -> None:
+        instrument_id = key.instrument_id if isinstance(key, BarType) else InstrumentId(str(key))
+        client = self._data_client_for(instrument_id)
+        if client is None:
+            self.log.error("no data client for venue %s: cannot subscribe to %s %s", instrument_id.venue, channel, key)
+            return
+        if channel == "quotes":
+            coro = client.subscribe_quote_ticks(instrument_id)
+        elif channel == "trades":
+            coro = client.subscribe_trade_ticks(instrument_id)
+        elif channel == "bars":
+            coro = client.subscribe_bars(key)  # type: ignore[arg-type]
+        else:
+            coro = client.subscribe_order_book_deltas(instrument_id)
+        client.spawn(coro, name=f"subscribe-{channel}-{key}")
+
+    async def wait_until_idle(self) -> None:
+        """Return once every queue is drained and no client request is in flight (stable twice in a row)."""
+        queues = (self.data_queue, self.risk_queue, self.command_queue, self.event_queue)
+        while True:
+            for queue in queues:
+                await queue.join()
+            for client in self.exec_clients.values():
+                await client.wait_tasks()
+            await asyncio.sleep(0)  # let callbacks scheduled by the last handlers run
+            if all(q.is_idle() for q in queues) and all(c.pending_tasks == 0 for c in self.exec_clients.values()):
+                return
+
+    # ---- running ------------------------------------------------------------------------------
+    def run(self) -> Any:
+        """Run until stopped. With the node's own loop this blocks; inside a running loop it returns a task."""
+        if self.is_disposed:
+            raise NodeError("this node is disposed")
+        if self.loop.is_running():
+            return self.loop.create_task(self.run_async())
+        try:
+            self.loop.run_until_complete(self.run_async())
+        except KeyboardInterrupt:  # platforms without loop signal handlers
+            self.log.warning("KeyboardInterrupt: stopping")
+            self.stop()
+            if not self.loop.is_closed():
+                self.loop.run_until_complete(self._shutdown())
+        return None
+
+    def stop(self) -> None:
+        """Ask the node to stop gracefully (safe from signal handlers and other threads)."""
+        event = self._stop_requested
+        if event is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            event.set()
+        else:
+            self.loop.call_soon_threadsafe(event.set)
+
+    async def run_async(self) -> None:
+        self._stop_requested = asyncio.Event()
+        self._install_signal_handlers()
+        try:
+            await self._start()
+            self.is_running = True
+            await self._stop_requested.wait()
+        finally:
+            if self.is_running or self.snapshot is not None:
+                await self._shutdown()
+            else:
+                await self._close_clients()
+            self.is_running = False
+            self._remove_signal_handlers()
+        if self._fatal is not None:
+            raise NodeError(f"the node stopped after an unexpected error: {self._fatal!r}") from self._fatal
+
+    def _install_signal_handlers(self) -> None:
+        self._signals: list[int] = []
+        if sys.platform == "win32":
+            return  # Ctrl+C raises KeyboardInterrupt in run()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
+                self._signals.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or no support: KeyboardInterrupt / stop() still work
+
+    def _remove_signal_handlers(self) -> None:
+        for sig in getattr(self, "_signals", []):
+            with contextlib.suppress(Exception):
+                self.loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        self.log.warning("%s received: stopping gracefully", signal.Signals(sig).name)
+        self.stop()
+
+    async def _start(self) -> None:
+        config = self.config
+        self.clock.attach(self.loop, on_error=self._on_timer_error)
+        for queue in (self.data_queue, self.risk_queue, self.command_queue, self.event_queue):
+            queue.start()
+        clients = [*self.data_clients.values(), *self.exec_clients.values()]
+        self.log.info("connecting %d client(s)", len(clients))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(c.connect() for c in clients)), config.timeout_connection)
+        except TimeoutError:
+            raise NodeError(f"clients did not connect within timeout_connection={config.timeout_connection}s") from None
+        await self._load_instruments()
+        await self._wait_for_accounts()
+        await self._check_venue_state()
+        self.snapshot = LiveSnapshot(self._snapshot_dir(), self._snapshot_header())
+        self.kernel.start()
+        await self.wait_until_idle()
+        self._write_snapshot("running")
+        interval = config.exec_engine.snapshot_positions_interval_secs or 5.0
+        self._snapshot_task = self.loop.create_task(self._snapshot_loop(interval), name="snapshots")
+        self.log.info("running; snapshots every %ss in %s", interval, self.snapshot.path)
+
+    def _on_timer_error(self, event: TimeEvent, exc: BaseException) -> None:
+        self.log.error("timer %s raised: %r", event.name, exc)
+
+    async def _load_instruments(self) -> None:
+        if self.config.instruments_file:
+            from toolkit.backtest.runner import load_instruments_file
+
+            path = Path(self.config.instruments_file)
+            for instrument in load_instruments_file(path, self.source, "live.instruments_file"):
+                self.cache.add_instrument(instrument)
+        for client in self.data_clients.values():
+            for instrument in await client.request_instruments():
+                self.cache.add_instrument(instrument)
+        if not self.cache.instruments():
+            raise NodeError("no instruments: set live.instruments_file or use a data client that provides them")
+
+    async def _wait_for_accounts(self) -> None:
+        venues = {client.venue for client in self.exec_clients.values()}
+        deadline = self.loop.time() + self.config.timeout_portfolio
+        while True:
+            await self.event_queue.join()
+            missing = [v for v in venues if self.cache.account_for_venue(v) is None]
+            if not missing:
+                return
+            if self.loop.time() > deadline:
+                raise NodeError(
+                    f"no account state from venue(s) {', '.join(map(str, missing))} within "
+                    f"timeout_portfolio={self.config.timeout_portfolio}s"
+                )
+            await asyncio.sleep(0.01)
+
+    async def _check_venue_state(self) -> None:
+        """Ask every execution client for its mass status and say loudly what the venue holds.
+
+        Applying the reports to the cache (reconciliation) is the persistence/reconciliation issue; until
+        then the node refuses nothing but warns about open orders and positions it did not create."""
+        if not self.config.exec_engine.reconciliation:
+            return
+        for client in self.exec_clients.values():
+            try:
+                mass = await asyncio.wait_for(
+                    client.generate_mass_status(self.config.exec_engine.reconciliation_lookback_mins),
+                    self.config.timeout_reconciliation,
+                )
+            except TimeoutError:
+                raise NodeError(
+                    f"venue state of {client.client_id} not received within timeout_reconciliation="
+                    f"{self.config.timeout_reconciliation}s"
+                ) from None
+            if mass is None:
+                raise NodeError(f"venue state of {client.client_id} could not be read (see the log)")
+            open_orders = [r for r in mass.order_reports.values() if r.is_open]
+            positions = [p for reports in mass.position_reports.values() for p in reports if p.quantity.raw > 0]
+            if open_orders or positions:
+                self.log.warning(
+                    "venue %s reports %d open order(s) and %d open position(s) this node did not create: "
+                    "reconciliation of them arrives with the persistence issue",
+                    client.venue,
+                    len(open_orders),
+                    len(positions),
+                )
+
+    def _snapshot_dir(self) -> Path:
+        if self._snapshot_path is not None:
+            return self._snapshot_path
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return Path(self.config.snapshot_dir) / f"{self.trader_id}-{stamp}"
+
+    def _snapshot_header(self) -> dict[str, Any]:
+        return {
+            "run_id": f"{self.trader_id}-{self.clock.timestamp_ns()}",
+            "trader_id": str(self.trader_id),
+            "instance_id": self.config.instance_id,
+            "strategies": [str(s.id) for s in self.kernel.trader.strategies],
+            "instruments": sorted(str(i.id) for i in self.cache.instruments()),
+            "venues": sorted({str(c.venue) for c in self.exec_clients.values()}),
+            "start_ns": self.clock.timestamp_ns(),
+        }
+
+    def _write_snapshot(self, status: str) -> None:
+        if self.snapshot is None:
+            return
+        try:
+            self.snapshot.write(self.cache, self.kernel.portfolio, self.fills, status, self.clock.timestamp_ns())
+        except OSError as exc:
+            self.log.error("snapshot write to %s failed: %r", self.snapshot.path, exc)
+
+    async def _snapshot_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self._write_snapshot("running")
+
+    async def _shutdown(self) -> None:
+        config = self.config
+        self.log.info("stopping")
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+            self._snapshot_task = None
+        try:
+            self.kernel.stop()  # strategies' on_stop: may cancel orders and close positions
+        except Exception as exc:
+            self.log.error("error while stopping strategies: %r", exc)
+        self._cancel_open_orders()
+        try:
+            await asyncio.wait_for(self.wait_until_idle(), config.timeout_post_stop)
+        except TimeoutError:
+            self.log.warning("requests still in flight after timeout_post_stop=%ss", config.timeout_post_stop)
+        self._write_snapshot("stopped")
+        await self._close_clients()
+        for queue in (self.data_queue, self.risk_queue, self.command_queue, self.event_queue):
+            await queue.stop()
+        self.clock.detach()
+        self.log.info("stopped")
+
+    def _cancel_open_orders(self) -> None:
+        for strategy in self.kernel.trader.strategies:
+            if not getattr(strategy.config, "cancel_orders_on_stop", True):
+                continue
+            instruments = {o.instrument_id for o in self.cache.orders_open(strategy_id=strategy.strategy_id)}
+            for instrument_id in instruments:
+                strategy.cancel_all_orders(instrument_id)
+
+    async def _close_clients(self) -> None:
+        clients = [*self.data_clients.values(), *self.exec_clients.values()]
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True),
+                self.config.timeout_disconnection,
+            )
+        except TimeoutError:
+            self.log.warning(
+                "clients did not disconnect within timeout_disconnection=%ss", self.config.timeout_disconnection
+            )
+        for client in clients:
+            await client.cancel_tasks()
+
+    def dispose(self) -> None:
+        """Release the node (and the process's one-node slot); close the loop if the node created it."""
+        if self.is_disposed:
+            return
+        if self.is_running:
+            raise NodeError("stop the node before disposing it")
+        self.is_disposed = True
+        if TradingNode._active is self:
+            TradingNode._active = None
+        if self._own_loop and not self.loop.is_closed():
+            self.loop.close()
+
+    def client_ids(self) -> list[ClientId]:
+        return [c.client_id for c in [*self.data_clients.values(), *self.exec_clients.values()]]
+
+    def venues(self) -> list[Venue]:
+        return sorted({c.venue for c in self.exec_clients.values()})
