@@ -8,12 +8,17 @@ Workloads (`--workload`):
   on it (fresh `DataCatalog`, as a user's first query); decoding throughput; then the same tick EMA
   backtest streaming all N quotes, run in a child process so its peak RSS and its time to the first
   event are its own.
-- `all`: both.
+- `live-latency`: a `TradingNode` with in-process loopback clients (`toolkit.live.loopback`) and a probe
+  strategy that answers every quote with a market order: the node's internal latency from a market
+  data message handed to the node to the order request leaving it, p50/p90/p99 over N events
+  (default 10,000).
+- `all`: all three.
 Figures print as a table; `--json FILE` also writes them. Nothing here fails on speed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import platform
 import resource
@@ -28,11 +33,15 @@ from typing import Any
 from toolkit.backtest.engine import BacktestEngine
 from toolkit.catalog.generator import write_generated_quotes
 from toolkit.catalog.parquet import DataCatalog
-from toolkit.model.enums import AccountType, OmsType
+from toolkit.model.data import QuoteTick
+from toolkit.model.enums import AccountType, OmsType, OrderSide
 from toolkit.model.events import OrderFilled
+from toolkit.model.identifiers import InstrumentId
 from toolkit.model.instruments import instrument_from_dict
-from toolkit.model.objects import Currency, Money
+from toolkit.model.objects import Currency, Money, Quantity
+from toolkit.trading.config import StrategyConfig
 from toolkit.trading.loader import StrategyTable, load_strategy
+from toolkit.trading.strategy import Strategy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAY_NS = 86_400_000_000_000
@@ -189,6 +198,87 @@ def workload_catalog(events: int, seed: int) -> dict[str, Any]:
     return figures
 
 
+class OrderEveryQuote(Strategy):
+    """Bench probe: a market order on every quote, alternating sides (keeps the position small)."""
+
+    def __init__(self, config: OrderEveryQuoteConfig) -> None:
+        super().__init__(config)
+        self.buy = True
+
+    def on_start(self) -> None:
+        self.subscribe_quote_ticks(self.config.instrument_id)  # type: ignore[attr-defined]
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        side = OrderSide.BUY if self.buy else OrderSide.SELL
+        self.buy = not self.buy
+        self.submit_order(self.order_factory.market(tick.instrument_id, side, self.config.trade_size))  # type: ignore[attr-defined]
+
+
+class OrderEveryQuoteConfig(StrategyConfig):
+    instrument_id: InstrumentId
+    trade_size: Quantity
+
+
+def workload_live_latency(events: int) -> dict[str, Any]:
+    """Market data in -> order request out, through a real TradingNode with in-process loopback clients."""
+    from toolkit.live.config import node_config_from_dict
+    from toolkit.live.node import TradingNode
+
+    loopback = "toolkit.live.loopback:LoopbackClientFactory"
+    with tempfile.TemporaryDirectory(prefix="toolkit-bench-live-") as tmp:
+        catalog_dir = Path(tmp) / "catalog"
+        catalog, _ = _generate(catalog_dir, events, 11)
+        feed = list(catalog.stream_objects([("quotes", BENCH_INSTRUMENT["id"])]))
+        instruments = Path(tmp) / "instruments.toml"
+        instruments.write_text(
+            "[[instruments]]\n" + "\n".join(f'{k} = "{v}"' for k, v in BENCH_INSTRUMENT.items()) + "\n"
+        )
+        config = node_config_from_dict(
+            {
+                "trader_id": "BENCH-001",
+                "snapshot_dir": str(Path(tmp) / "snapshots"),
+                "instruments_file": str(instruments),
+                "data_clients": {"LOOP": {"factory": loopback}},
+                "exec_clients": {"LOOP": {"factory": loopback}},
+                "strategies": [
+                    {
+                        "path": "toolkit.bench:OrderEveryQuote",
+                        "config": {"instrument_id": BENCH_INSTRUMENT["id"], "trade_size": "1000"},
+                    }
+                ],
+            },
+            source="<bench>",
+        )
+
+        async def scenario() -> tuple[list[int], list[int]]:
+            node = TradingNode(config, source="<bench>", snapshot_path=Path(tmp) / "snap")
+            data = node.data_clients["LOOP"]
+            execution = node.exec_clients["LOOP"]
+            data.feed = feed  # type: ignore[attr-defined]
+            task = asyncio.get_running_loop().create_task(node.run_async())
+            await data.done.wait()  # type: ignore[attr-defined]
+            node.stop()
+            await task
+            node.dispose()
+            return data.received_ns, list(execution.sent_ns.values())  # type: ignore[attr-defined]
+
+        received, sent = asyncio.run(scenario())
+    pairs = list(zip(received, sent[: len(received)], strict=False))
+    latencies = sorted((b - a) / 1000 for a, b in pairs)
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    return {
+        "workload": f"live node internal latency, {len(pairs):,} quotes each answered by an order",
+        "events": len(pairs),
+        "latency_p50_us": pct(0.50),
+        "latency_p90_us": pct(0.90),
+        "latency_p99_us": pct(0.99),
+        "latency_max_us": round(latencies[-1], 1),
+    }
+
+
 def machine() -> dict[str, str]:
     return {
         "python": platform.python_version(),
@@ -201,7 +291,7 @@ def machine() -> dict[str, str]:
 def label(key: str) -> str:
     """`events_per_s` -> `events/s`, `peak_rss_mb` -> `peak RSS (MiB)`, `wall_s` -> `wall (s)`."""
     text = key.replace("_per_s", "/s").replace("rss", "RSS")
-    for suffix, unit in (("_mb", " (MiB)"), ("_ms", " (ms)"), ("_s", " (s)")):
+    for suffix, unit in (("_mb", " (MiB)"), ("_ms", " (ms)"), ("_us", " (µs)"), ("_s", " (s)")):
         if text.endswith(suffix):
             text = text[: -len(suffix)] + unit
             break
@@ -227,6 +317,12 @@ def main(events: int | None = None, seed: int = 7, json_path: str | None = None,
         n = events if events and workload == "catalog" else 10_000_000
         print(f"toolkit bench catalog: {n:,} generated quotes in a catalog (seed {seed})", flush=True)
         figures = workload_catalog(n, seed)
+        _print(figures)
+        results.append(figures)
+    if workload in ("live-latency", "all"):
+        n = events if events and workload == "live-latency" else 10_000
+        print(f"toolkit bench live-latency: {n:,} quotes through a TradingNode (loopback clients)", flush=True)
+        figures = workload_live_latency(n)
         _print(figures)
         results.append(figures)
     if json_path:

@@ -110,8 +110,8 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     if args.venue_url:
         os.environ["TOOLKIT_SANDBOX_URL"] = args.venue_url  # read by the sandbox clients' config
-    config = load_node_config(args.config)
-    node = TradingNode(config, source=str(args.config), snapshot_path=args.snapshot)
+    loaded = load_node_config(args.config)
+    node = TradingNode(loaded.config, source=loaded.source, snapshot_path=args.snapshot)
     try:
         node.run()
     finally:
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure backtest throughput on generated data")
     p.add_argument(
         "--workload",
-        choices=["ticks", "catalog", "all"],
+        choices=["ticks", "catalog", "live-latency", "all"],
         default="ticks",
         help="ticks: EMA cross backtest on 1M quotes; catalog: 10M-quote catalog, range query, streaming backtest",
     )

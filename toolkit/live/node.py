@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 from toolkit.core.clock import LiveClock, TimeEvent
 from toolkit.core.log import Logger
 from toolkit.engine import topics
-from toolkit.engine.kernel import Kernel, KernelConfig
+from toolkit.engine.kernel import Kernel
 from toolkit.live.clients import LiveDataClient, LiveExecutionClient, client_config
-from toolkit.live.config import TradingNodeConfig, unimplemented_options
+from toolkit.live.config import TradingNodeConfig, unimplemented_warnings
 from toolkit.live.engines import MessageQueue
 from toolkit.model.data import BarType
 from toolkit.model.events import OrderEvent, OrderFilled
@@ -68,15 +68,7 @@ class TradingNode:
         self.loop = loop if loop is not None else self._find_loop()
         self.clock = LiveClock()
         self.log = Logger(f"{self.trader_id}.TradingNode", self.clock)
-        self.kernel = Kernel(
-            KernelConfig(
-                trader_id=config.trader_id,
-                tick_capacity=config.cache.tick_capacity,
-                bar_capacity=config.cache.bar_capacity,
-                risk_engine=config.risk_engine,
-            ),
-            self.clock,
-        )
+        self.kernel = Kernel(config.kernel_config(), self.clock)
         self.cache = self.kernel.cache
         self.data_clients: dict[str, LiveDataClient] = {}
         self.exec_clients: dict[str, LiveExecutionClient] = {}
@@ -94,8 +86,8 @@ class TradingNode:
         self.kernel.msgbus.subscribe("events.order.*", self._record_fill)
         self.kernel.data_engine.on_subscribe = self._forward_subscription
         TradingNode._active = self
-        for option in unimplemented_options(config):
-            self.log.warning("option %s is set but not implemented yet (accepted, without effect): %s", *option)
+        for warning in unimplemented_warnings(config):
+            self.log.warning("%s", warning)
 
     # ---- construction -------------------------------------------------------------------------
     def _find_loop(self) -> asyncio.AbstractEventLoop:
@@ -295,9 +287,10 @@ class TradingNode:
         self.kernel.start()
         await self.wait_until_idle()
         self._write_snapshot("running")
-        interval = config.exec_engine.snapshot_positions_interval_secs or 5.0
-        self._snapshot_task = self.loop.create_task(self._snapshot_loop(interval), name="snapshots")
-        self.log.info("running; snapshots every %ss in %s", interval, self.snapshot.path)
+        interval = config.exec_engine.snapshot_positions_interval_secs
+        if interval:
+            self._snapshot_task = self.loop.create_task(self._snapshot_loop(interval), name="snapshots")
+        self.log.info("running; snapshot %s (every %ss, and when stopping)", self.snapshot.path, interval or "-")
 
     def _on_timer_error(self, event: TimeEvent, exc: BaseException) -> None:
         self.log.error("timer %s raised: %r", event.name, exc)
