@@ -1,9 +1,8 @@
 """Configuration of actors and strategies: frozen structs users subclass with their own fields.
 
-The same config (one TOML table) serves a backtest and a live node. The live fields
-(`external_order_claims`, `manage_contingent_orders`, `manage_gtd_expiry`,
-`use_uuid_client_order_ids`) are accepted here; their behaviour arrives with the live and
-contingent-order issues, and until then they are documented as not yet active.
+The same config (one TOML table) serves a backtest and a live node. The live fields are accepted in
+both; which of them act today and which arrive with later issues is written in `StrategyConfig`'s
+docstring (and in `docs/live.md`, "Configuration reference").
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import msgspec
 
 from toolkit.core.config import ToolkitConfig
 from toolkit.model.enums import OmsType
+from toolkit.model.identifiers import InstrumentId
 
 
 class ActorConfig(ToolkitConfig):
@@ -24,16 +24,33 @@ class ActorConfig(ToolkitConfig):
 class StrategyConfig(ToolkitConfig):
     """Base of every strategy config.
 
-    - `strategy_id`: `NAME-TAG`; defaults to `{ClassName}-{order_id_tag}`.
-    - `order_id_tag`: the tag in the strategy id and its client order ids (default "000").
-    - `oms_type`: run the strategy's own OMS (NETTING or HEDGING); default: the venue's.
+    - `strategy_id`: `NAME-TAG`; defaults to `{ClassName}-{order_id_tag}`. Unique within a node.
+    - `order_id_tag`: the tag in the strategy id and in its client order ids (default "000"; the live
+      spec's None means the same: the node-wide default tag). Unique within a node.
+    - `oms_type`: run the strategy's own OMS (NETTING or HEDGING position ids); None: the venue's.
+    - `use_uuid_client_order_ids`: UUID4 client order ids instead of `O-...` ones (some venues require
+      them).
+    - `cancel_orders_on_stop`: when the strategy stops (the node stops, or the strategy alone), the
+      node cancels the strategy's open orders (default True).
+    - `external_order_claims`: instrument ids whose external orders (found at the venue by
+      reconciliation) this strategy takes over; empty = none (the spec's None). Implemented by the
+      "persistence and reconciliation" issue: accepted and reported as not yet active until then.
+    - `manage_contingent_orders`: manage OTO/OCO/OUO links itself (cancel / reduce the linked orders).
+      Implemented by the "contingent orders" issue.
+    - `manage_gtd_expiry`: keep its own timers to cancel GTD orders at expiry instead of relying on the
+      venue. Implemented by the "contingent orders" issue.
+    - `log_events`: log every order and position event the strategy receives.
+
+    `toolkit.live.config.unimplemented_options` lists the not-yet-active options a node config sets, so
+    the node warns about each instead of ignoring it.
     """
 
     strategy_id: str | None = None
     order_id_tag: str = "000"
     oms_type: OmsType | None = None
-    external_order_claims: list[str] = msgspec.field(default_factory=list)
+    external_order_claims: list[InstrumentId] = msgspec.field(default_factory=list)
     manage_contingent_orders: bool = False
     manage_gtd_expiry: bool = False
     use_uuid_client_order_ids: bool = False
+    cancel_orders_on_stop: bool = True
     log_events: bool = True
