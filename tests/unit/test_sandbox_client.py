@@ -768,6 +768,7 @@ def test_user_stream_starts_at_the_venue_user_seq_and_fills_come_before_the_next
         node = Node()
         executor = exec_client(node, config(url))
         data = data_client(node, config(url))
+        data.execution_peers = [executor]  # as the node wires its clients of one venue
         try:
             await executor.connect()
             await data.connect()

@@ -100,6 +100,8 @@ class LiveDataClient(_TaskOwner, ABC):
         self.is_connected = False
         # Set by the node: awaited before acknowledging an event in lockstep mode (the node is idle).
         self.wait_until_idle: Callable[[], Awaitable[None]] | None = None
+        # Set by the node: its execution clients of the same venue (e.g. to wait for their event stream).
+        self.execution_peers: list[LiveExecutionClient] = []
 
     @abstractmethod
     async def connect(self) -> None: ...

@@ -141,6 +141,10 @@ class TradingNode:
             )
             self.kernel.exec_engine.register_client(client)
             self.exec_clients[name] = client
+        for data_client in self.data_clients.values():
+            data_client.execution_peers = [
+                c for c in self.exec_clients.values() if data_client.venue is None or c.venue == data_client.venue
+            ]
 
     def _add_config_strategies(self) -> None:
         for index, table in enumerate(self.config.strategies):

@@ -83,10 +83,6 @@ DEAD_AFTER_HEARTBEATS = 3
 # A send on a socket that is closing or gone raises one of these; the reader then reconnects.
 _SEND_ERRORS = (aiohttp.ClientError, ConnectionError)
 _CONNECT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
-# Connected execution clients by (root_url, api_key): a data client of the same venue waits, before handing
-# over a market event, until the user stream has applied the events the venue caused with it (`user_seq` of
-# the data message), so a strategy sees its fills before the tick that follows them, as in a backtest.
-_USER_STREAMS: dict[tuple[str, str], SandboxExecutionClient] = {}
 _CLOSED_STATUSES = frozenset(
     {OrderStatus.DENIED, OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.FILLED}
 )
@@ -444,6 +440,7 @@ class SandboxDataClient(LiveDataClient):
         self.duplicates = 0
         self.end_of_data = asyncio.Event()
         self.end_of_data_seq: int | None = None
+        self.lockstep = bool(config.lockstep)  # None in the config: set from the venue's mode on connect
 
     @property
     def socket(self) -> ReconnectingSocket | None:
@@ -582,29 +579,42 @@ class SandboxDataClient(LiveDataClient):
         else:
             self.duplicates += 1
             self.log.debug("market event seq %d already handed over (last %d): skipped", seq, self.last_seq)
-        if self.config.lockstep and self._socket is not None:
+        if self.lockstep and self._socket is not None:
             if self.wait_until_idle is not None:
                 await self.wait_until_idle()
             await self._socket.send({"op": "ack", "seq": seq})
 
     async def _wait_user_stream(self, user_seq: int, seq: int) -> None:
-        executor = _USER_STREAMS.get((self.config.root_url, self.config.api_key))
-        if executor is None or executor.last_user_seq is None or executor.last_user_seq >= user_seq:
-            return
-        if not await executor.wait_user_seq(user_seq, self.config.request_timeout_secs):
-            self.log.warning(
-                "market event seq %d handed over before the user stream reached user_seq %d", seq, user_seq
-            )
+        """Before handing over a market event, wait until the user stream of the node's execution client for
+        this venue (`execution_peers`, set by the node) has applied the events the venue caused up to it, so
+        a strategy sees its fills before the tick that follows them, as in a backtest."""
+        for executor in self.execution_peers:
+            if not isinstance(executor, SandboxExecutionClient):
+                continue
+            if (executor.config.root_url, executor.config.api_key) != (self.config.root_url, self.config.api_key):
+                continue
+            if executor.last_user_seq is None or executor.last_user_seq >= user_seq:
+                continue
+            if not await executor.wait_user_seq(user_seq, self.config.request_timeout_secs):
+                self.log.warning(
+                    "market event seq %d handed over before the user stream reached user_seq %d", seq, user_seq
+                )
 
     async def _check_mode(self) -> None:
-        """Warn when the venue's lockstep mode differs from this client's (a lockstep venue waits for acks)."""
+        """Follow the venue's lockstep mode unless the config fixes it (then warn about a mismatch)."""
         try:
             status = await self.request_status()
         except (SandboxApiError, *_CONNECT_ERRORS) as exc:
             self.log.debug("venue status not available: %r", exc)
             return
         venue_lockstep = status.get("lockstep")
-        if isinstance(venue_lockstep, bool) and venue_lockstep != self.config.lockstep:
+        if not isinstance(venue_lockstep, bool):
+            return
+        if self.config.lockstep is None:
+            self.lockstep = venue_lockstep
+            if venue_lockstep:
+                self.log.info("the venue runs in lockstep: each market event is acknowledged once the node is idle")
+        elif venue_lockstep != self.config.lockstep:
             self.log.warning(
                 "the venue runs with lockstep=%s but this client has lockstep=%s%s",
                 venue_lockstep,
@@ -716,13 +726,9 @@ class SandboxExecutionClient(LiveExecutionClient):
         self._send_event(state)
         self._account_sent.set()  # stream events wait for it: the portfolio needs the account first
         self.is_connected = True
-        _USER_STREAMS[(self.config.root_url, self.config.api_key)] = self
         self.log.info("connected to %s (account %s)", self.config.root_url, state.account_id)
 
     async def disconnect(self) -> None:
-        key = (self.config.root_url, self.config.api_key)
-        if _USER_STREAMS.get(key) is self:
-            del _USER_STREAMS[key]
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.stop()

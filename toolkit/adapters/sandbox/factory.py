@@ -38,8 +38,9 @@ class SandboxClientConfig(LiveClientConfig, frozen=True):
     venue: str = "SIM"
     account_id: str = "SIM-001"
     oms_type: OmsType = OmsType.NETTING
-    # Acknowledge each market event only once the node is idle (the venue runs with --lockstep).
-    lockstep: bool = False
+    # Acknowledge each market event only once the node is idle (a venue run with --lockstep waits for it).
+    # None (default): follow the venue's mode, read from GET /status when connecting.
+    lockstep: bool | None = None
     # A ping is sent every heartbeat_secs; a socket with nothing received for 3 heartbeats is dead.
     heartbeat_secs: float = 5.0
     reconnect_initial_delay_secs: float = 0.1
