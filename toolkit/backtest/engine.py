@@ -179,6 +179,53 @@ class BacktestEngine:
             return sources[0]
         return heapq.merge(*sources, key=lambda d: d.ts_init)
 
+    def open_stream(self, start_ns: int | None = None) -> Iterator[Data]:
+        """The merged data stream of this engine (BID/ASK bars paired for execution), from `start_ns`."""
+        self._pair_quote_bars()
+        stream = self._stream()
+        if start_ns is not None:
+            stream = itertools.dropwhile(lambda d: d.ts_init < start_ns, stream)
+        return stream
+
+    def process_data(self, data: Data) -> None:
+        """One data point through the venue (book, matching) then the data engine, without timers or settle.
+        (The run loop inlines the same steps for speed.)"""
+        kind = type(data)
+        instrument_id = data.bar_type.instrument_id if kind is Bar else data.instrument_id  # type: ignore[union-attr]
+        matching = None
+        for exchange in self.exchanges.values():
+            matching = exchange.engines.get(instrument_id)
+            if matching is not None:
+                break
+        data_engine = self.kernel.data_engine
+        if kind is QuoteTick:
+            if matching is not None:
+                matching.process_quote_tick(data)
+            data_engine.process_quote_tick(data)  # type: ignore[arg-type]
+        elif kind is TradeTick:
+            if matching is not None:
+                matching.process_trade_tick(data)
+            data_engine.process_trade_tick(data)  # type: ignore[arg-type]
+        elif kind is Bar:
+            if matching is not None:
+                matching.process_bar(data)
+            data_engine.process_bar(data)  # type: ignore[arg-type]
+        elif kind is OrderBookDelta:
+            if matching is not None:
+                matching.process_order_book_delta(data)
+            data_engine.process_order_book_delta(data)  # type: ignore[arg-type]
+        elif kind is OrderBookDepth10:
+            if matching is not None:
+                matching.process_order_book_depth10(data)
+            data_engine.process_order_book_depth10(data)  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"cannot replay {kind.__name__} data")
+
+    def settle_if_due(self, ts: int) -> None:
+        """Settle when a command is queued or an in-flight command has arrived by `ts`."""
+        if self._settle_needed or ts >= self._next_arrival_ns:
+            self.settle(ts)
+
     def _pair_quote_bars(self) -> None:
         specs: dict[InstrumentId, dict[tuple[int, str], set[PriceType]]] = {}
         for bar_type in self._bar_types:
@@ -210,10 +257,7 @@ class BacktestEngine:
         if not self.kernel.trader.components():
             self.log.warning("no strategies or actors added: the run only replays data")
         self._has_run = True
-        self._pair_quote_bars()
-        stream = self._stream()
-        if start_ns is not None:
-            stream = itertools.dropwhile(lambda d: d.ts_init < start_ns, stream)
+        stream = self.open_stream(start_ns)
         first = next(stream, None)
         if first is None:
             raise RuntimeError("no data in the requested period")
@@ -224,7 +268,7 @@ class BacktestEngine:
             self.kernel.exec_engine.process(exchange.initial_account_state(t0))
         self._sample_equity(t0)
         self._guard(self.kernel.start, "on_start")
-        self._settle(t0)
+        self.settle(t0)
         last_ts = t0
         try:
             last_ts = self._loop(itertools.chain((first,), stream), end_ns, progress, progress_every)
@@ -234,8 +278,8 @@ class BacktestEngine:
         self._fire_timers(end, inclusive=True)
         self.clock.set_time(max(end, self.clock.timestamp_ns()))
         self._guard(self.kernel.stop, "on_stop")
-        self._settle(self.clock.timestamp_ns())
-        self._flush_inflight()
+        self.settle(self.clock.timestamp_ns())
+        self.flush_inflight()
         self.run_finished_ns = self.clock.timestamp_ns()
         self._sample_equity(self.run_finished_ns)
 
@@ -305,7 +349,7 @@ class BacktestEngine:
             except Exception as exc:
                 raise StrategyError(f"error at ts {ts} while processing {data!r}: {exc!r}") from exc
             if self._settle_needed or ts >= self._next_arrival_ns:
-                self._settle(ts)
+                self.settle(ts)
             last_ts = ts
             count += 1
             if count >= next_progress:
@@ -314,7 +358,7 @@ class BacktestEngine:
         self.events_processed += count
         return last_ts
 
-    def _settle(self, ts: int) -> None:
+    def settle(self, ts: int) -> None:
         """Apply pending venue commands, then match every book, until nothing is pending."""
         self._settle_needed = False
         exchanges = self.exchanges.values()
@@ -348,16 +392,16 @@ class BacktestEngine:
                     handler.handle()
                 except Exception as exc:
                     raise StrategyError(f"error at ts {at} in timer {handler.event.name!r}: {exc!r}") from exc
-            self._settle(at)
+            self.settle(at)
 
-    def _flush_inflight(self) -> None:
+    def flush_inflight(self) -> None:
         """With latency, move the clock to the last in-flight arrival so stop-time commands apply."""
         arrivals = [ex.next_arrival_ns() for ex in self.exchanges.values()]
         pending = [a for a in arrivals if a is not None]
         while pending:
             at = max(max(pending), self.clock.timestamp_ns())
             self.clock.set_time(at)
-            self._settle(at)
+            self.settle(at)
             pending = [a for a in (ex.next_arrival_ns() for ex in self.exchanges.values()) if a is not None]
 
     def _guard(self, action: Callable[[], None], where: str) -> None:

@@ -192,6 +192,12 @@ class BacktestRun:
 
     # ---- build and run -------------------------------------------------------------------------
     def build(self) -> BacktestEngine:
+        """The engine with the venue, instruments, data and the strategy."""
+        return self.build_engine(with_strategy=True)
+
+    def build_engine(self, with_strategy: bool = True) -> BacktestEngine:
+        """The engine with the run's venue, models, instruments and data; the strategy only if asked
+        (the sandbox venue replays the same data and venue without it)."""
         cfg = self.config
         engine = BacktestEngine(
             BacktestEngineConfig(trader_id=cfg.trader_id, equity_interval_ns=cfg.equity_interval_secs * 1_000_000_000)
@@ -225,7 +231,8 @@ class BacktestRun:
                 lambda: catalog.stream_objects(requests, start, end),  # type: ignore[union-attr]
                 bar_types=[ident for _, ident in requests if isinstance(ident, BarType)],
             )
-        engine.add_strategy(self.strategy)
+        if with_strategy:
+            engine.add_strategy(self.strategy)
         return engine
 
     def _fill_model(self) -> FillModel | None:

@@ -154,9 +154,9 @@ class Portfolio:
                 cost += position.avg_px_open_exact * position.signed_qty_raw
             maint = Money(0, ccy)
             if net_raw != 0:
-                avg = cost / net_raw
+                avg = cost / net_raw  # exact, in price units
                 margin = account.calculate_margin_maint(
-                    instrument, Quantity(abs(net_raw), instrument.size_precision), Price(round(avg), 9)
+                    instrument, Quantity(abs(net_raw), instrument.size_precision), avg
                 )
                 maint = self._to_account_ccy(account, margin)
             current = account.margin(instrument.id)

@@ -899,7 +899,14 @@ class SandboxExecutionClient(LiveExecutionClient):
         side = None if command.order_side is OrderSide.NO_ORDER_SIDE else command.order_side.name
         try:
             reply = await self._rest.request(
-                "DELETE", "/orders", params={"instrument_id": str(command.instrument_id), "side": side}
+                "DELETE",
+                "/orders",
+                # only this strategy's orders: another strategy on the same account keeps its own
+                params={
+                    "instrument_id": str(command.instrument_id),
+                    "side": side,
+                    "strategy_id": str(command.strategy_id),
+                },
             )
         except (SandboxApiError, *_CONNECT_ERRORS, ConnectionError) as exc:
             self.log.error("cancel all orders of %s failed: %r", command.instrument_id, exc)

@@ -6,7 +6,7 @@ engine without strategies: a kernel on a `TestClock`, one `SimulatedExchange` bu
 of running the whole stream, the server calls `release_next()` to replay one data point (the clock
 moves to its `ts_init`, the exchange updates its book and matches, the data engine caches it) and
 submits requests from clients with `submit`, `modify`, `cancel` and `cancel_all`: each builds the
-command, hands it to the exchange and settles at the current venue time, as `BacktestEngine._settle`
+command, hands it to the exchange and settles at the current venue time, as `BacktestEngine.settle`
 does, and returns the events it caused, in order.
 
 The venue's own kernel applies every event the exchange emits (orders, OMS positions, account
@@ -18,7 +18,6 @@ the same data and the same requests in the same order give the same events.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -29,13 +28,11 @@ import msgspec
 
 from toolkit.adapters.sandbox.protocol import ModifyOrderRequest, SubmitOrderRequest
 from toolkit.backtest.config import BacktestConfig
-from toolkit.backtest.engine import BacktestEngine, BacktestEngineConfig, Data
+from toolkit.backtest.engine import BacktestEngine, Data
 from toolkit.backtest.exchange import SimulatedExchange
-from toolkit.backtest.matching import MatchingConfig
 from toolkit.backtest.runner import BacktestRun
 from toolkit.core.config import ConfigError, config_from_dict, load_json, load_toml
 from toolkit.model.commands import CancelOrder, ModifyOrder, SubmitOrder
-from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
 from toolkit.model.enums import OmsType, OrderSide, OrderType, PositionSide, TimeInForce
 from toolkit.model.events import (
     AccountState,
@@ -121,38 +118,8 @@ def load_venue_run(path: str | Path) -> BacktestRun:
 
 
 def build_engine(run: BacktestRun) -> BacktestEngine:
-    """A backtest engine with the run's venue, instruments and data, and no strategy (as `BacktestRun.build`)."""
-    cfg = run.config
-    engine = BacktestEngine(BacktestEngineConfig(trader_id=cfg.trader_id))
-    venue = cfg.venue
-    engine.add_venue(
-        venue.name,
-        venue.oms_type,
-        venue.account_type,
-        venue.starting_balances,
-        base_currency=venue.base_currency,
-        default_leverage=venue.default_leverage,
-        leverages={InstrumentId(k): v for k, v in venue.leverages.items()},
-        fill_model=run._fill_model(),
-        fee_model=run._fee_model(),
-        latency_model=run._latency_model(),
-        book_type=venue.book_type,
-        matching=MatchingConfig(**{name: getattr(venue, name) for name in MatchingConfig.__struct_fields__}),
-    )
-    for instrument in run.instruments.values():
-        if instrument.id.venue == venue.name:
-            engine.add_instrument(instrument)
-    run._catalog_requests = []
-    for index, data in enumerate(run.data):
-        run._add_data(engine, index, data)
-    if run._catalog_requests:
-        catalog, requests = run.catalog, list(run._catalog_requests)
-        start, end = run.start_ns, run.end_ns
-        engine.add_data_stream(
-            lambda: catalog.stream_objects(requests, start, end),  # type: ignore[union-attr]
-            bar_types=[ident for _, ident in requests if isinstance(ident, BarType)],
-        )
-    return engine
+    """A backtest engine with the run's venue, instruments and data, and no strategy."""
+    return run.build_engine(with_strategy=False)
 
 
 # ---- parsing request values --------------------------------------------------------------------------------------
@@ -234,10 +201,7 @@ class SandboxVenue:
         self._order_ids: list[ClientOrderId] = []  # in the order they were submitted
         self._positions: dict[tuple[InstrumentId, PositionId | None], Position] = {}
         self.events_released = 0
-        engine._pair_quote_bars()
-        stream: Iterator[Data] = engine._stream()
-        if start_ns is not None:
-            stream = itertools.dropwhile(lambda d: d.ts_init < start_ns, stream)
+        stream: Iterator[Data] = engine.open_stream(start_ns)
         self._stream = stream
         self._next: Data | None = next(stream, None)
         if self._next is None or (end_ns is not None and self._next.ts_init > end_ns):
@@ -248,13 +212,6 @@ class SandboxVenue:
         self.exchange.register_event_handler(self._on_venue_event)
         self.kernel.exec_engine.process(self.exchange.initial_account_state(t0))
         self._engines = self.exchange.engines
-        self._process = {
-            QuoteTick: self._on_quote,
-            TradeTick: self._on_trade,
-            Bar: self._on_bar,
-            OrderBookDelta: self._on_delta,
-            OrderBookDepth10: self._on_depth10,
-        }
 
     @classmethod
     def from_run(cls, run: BacktestRun) -> SandboxVenue:
@@ -328,10 +285,8 @@ class SandboxVenue:
         if ts > self.clock.timestamp_ns():
             self.clock.set_time(ts)
         now = self.clock.timestamp_ns()
-        self._process[type(data)](data)
-        engine = self.engine
-        if engine._settle_needed or now >= engine._next_arrival_ns:
-            engine._settle(now)
+        self.engine.process_data(data)
+        self.engine.settle_if_due(now)
         self.events_released += 1
         self._next = next(self._stream, None)
         if self._next is None:
@@ -341,37 +296,7 @@ class SandboxVenue:
     def _finish(self) -> None:
         self._next = None
         self.engine.run_finished_ns = self.clock.timestamp_ns()
-        self.engine._flush_inflight()
-
-    def _on_quote(self, tick: QuoteTick) -> None:
-        engine = self._engines.get(tick.instrument_id)
-        if engine is not None:
-            engine.process_quote_tick(tick)
-        self.kernel.data_engine.process_quote_tick(tick)
-
-    def _on_trade(self, tick: TradeTick) -> None:
-        engine = self._engines.get(tick.instrument_id)
-        if engine is not None:
-            engine.process_trade_tick(tick)
-        self.kernel.data_engine.process_trade_tick(tick)
-
-    def _on_bar(self, bar: Bar) -> None:
-        engine = self._engines.get(bar.bar_type.instrument_id)
-        if engine is not None:
-            engine.process_bar(bar)
-        self.kernel.data_engine.process_bar(bar)
-
-    def _on_delta(self, delta: OrderBookDelta) -> None:
-        engine = self._engines.get(delta.instrument_id)
-        if engine is not None:
-            engine.process_order_book_delta(delta)
-        self.kernel.data_engine.process_order_book_delta(delta)
-
-    def _on_depth10(self, depth: OrderBookDepth10) -> None:
-        engine = self._engines.get(depth.instrument_id)
-        if engine is not None:
-            engine.process_order_book_depth10(depth)
-        self.kernel.data_engine.process_order_book_depth10(depth)
+        self.engine.flush_inflight()
 
     # ---- events ------------------------------------------------------------------------------
     def _append(self, event: VenueEventType) -> None:
@@ -410,9 +335,9 @@ class SandboxVenue:
         commands = command if isinstance(command, list) else [command]
         for cmd in commands:
             self.kernel.exec_engine.execute(cmd)
-        self.engine._settle(self.clock.timestamp_ns())
+        self.engine.settle(self.clock.timestamp_ns())
         if self._next is None and self.exchange.next_arrival_ns() is not None:
-            self.engine._flush_inflight()  # after the data, commands delayed by latency arrive at once
+            self.engine.flush_inflight()  # after the data, commands delayed by latency arrive at once
         return [e.event for e in self._log[mark:]]
 
     # ---- requests ----------------------------------------------------------------------------
