@@ -194,3 +194,37 @@ def test_dropped_connections_mid_run_lose_no_fill(tmp_path: Path, live_runs: lis
     assert sorted(str(f["trade_id"]) for f in venue_fills) == sorted(row[0] for row in live_fills)
     backtest(config, tmp_path / "bt")
     assert parity(tmp_path / "bt", run.snapshot).returncode == 0
+
+
+def test_a_user_script_runs_the_node_too(tmp_path: Path, live_runs: list[LiveRun]) -> None:
+    config = run_file(
+        tmp_path, "ema_cross_ticks.toml", "2024-01-02T00:10:00Z", {"fast_ema_period": 50, "slow_ema_period": 200}
+    )
+    snapshots = tmp_path / "script-snapshots"
+    config.write_text(config.read_text().replace('snapshot_dir = "output/live"', f'snapshot_dir = "{snapshots}"'))
+    venue = Proc([TOOLKIT, "venue", str(config), "--port", "0", "--lockstep"], tmp_path, "venue")
+    try:
+        wait_for(lambda: "listening on http://" in venue.out.read_text(), 30, "the venue URL")
+        url = venue.out.read_text().split("listening on ", 1)[1].split()[0]
+        env = dict(os.environ, TOOLKIT_SANDBOX_URL=url, PYTHONUNBUFFERED="1")
+        script = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "strategies" / "live_node.py"), str(config)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: request(url, "GET", "/api/v1/status")["end_of_data"], 120, "the end of the data")
+            script.send_signal(signal.SIGINT)
+            _out, err = script.communicate(timeout=15)
+            assert script.returncode == 0, err
+        finally:
+            if script.poll() is None:
+                script.kill()
+        (folder,) = list(snapshots.iterdir())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["status"] == "stopped" and manifest["counts"]["fills"] > 0
+    finally:
+        venue.stop()
