@@ -19,6 +19,7 @@ from toolkit.model.commands import (
     CancelAllOrders,
     CancelOrder,
     ModifyOrder,
+    QueryOrder,
     SubmitOrder,
     TradingCommand,
 )
@@ -136,6 +137,12 @@ class ExecutionEngine:
             client.cancel_all_orders(command)
         elif isinstance(command, BatchCancelOrders):
             client.batch_cancel_orders(command)
+        elif isinstance(command, QueryOrder):
+            query = getattr(client, "query_order", None)
+            if query is None:
+                self.log.warning("client %s cannot query orders: %s ignored", client.client_id, command.client_order_id)
+            else:
+                query(command)
         else:
             raise TypeError(f"unknown command {type(command).__name__}")
 
@@ -179,10 +186,13 @@ class ExecutionEngine:
                 self.log.warning("%s", exc)
             return
         self.cache.update_order(order)
-        self.msgbus.publish(topics.order_events_topic(order.strategy_id), event)
         if type(event) is OrderFilled:
-            self._handle_fill(order, event)  # type: ignore[arg-type]
+            # The position is known before anyone hears of the fill, so a persisted order carries it.
+            position_id = self._assign_position_id(order, event)  # type: ignore[arg-type]
+            self.msgbus.publish(topics.order_events_topic(order.strategy_id), event)
+            self._handle_fill(order, event, position_id)  # type: ignore[arg-type]
         else:
+            self.msgbus.publish(topics.order_events_topic(order.strategy_id), event)
             self.portfolio.on_order_event(order)
 
     # ---- OMS ---------------------------------------------------------------------------------
@@ -209,40 +219,64 @@ class ExecutionEngine:
         stamp = self.clock.utc_now().strftime("%Y%m%d-%H%M%S")
         return PositionId(f"P-{stamp}-{order.trader_id.tag}-{order.strategy_id.tag}-{count}")
 
-    def _handle_fill(self, order: Order, fill: OrderFilled) -> None:
-        instrument = self.cache.instrument(order.instrument_id)
-        if instrument is None:
-            self.log.error("fill %s for unknown instrument %s: no position", fill.trade_id, order.instrument_id)
-            return
+    def _assign_position_id(self, order: Order, fill: OrderFilled) -> PositionId:
         position_id = self._position_id_for(order, fill)
         if order.position_id is None:
             order.set_position_id(position_id)
             self.cache.update_order(order)
+        return position_id
+
+    def _handle_fill(self, order: Order, fill: OrderFilled, position_id: PositionId, live: bool = True) -> None:
+        """Apply a fill to its position (OMS, flips split); `live=False` rebuilds state only (no account
+        update, no events), as when positions are restored from persisted orders."""
+        instrument = self.cache.instrument(order.instrument_id)
+        if instrument is None:
+            self.log.error("fill %s for unknown instrument %s: no position", fill.trade_id, order.instrument_id)
+            return
         position = self.cache.position(position_id)
         if position is None or position.is_closed:
             if position is not None:
                 self.cache.snapshot_position(position)
-            self._open_position(instrument, fill, position_id)
+            self._open_position(instrument, fill, position_id, live)
             return
         if position.would_flip(fill):
             closing, opening = split_fill_for_flip(fill, abs(position.signed_qty_raw))
-            self._update_position(position, closing)
+            self._update_position(position, closing, live)
             self.cache.snapshot_position(position)
-            self._open_position(instrument, opening, position_id)
+            self._open_position(instrument, opening, position_id, live)
             return
-        self._update_position(position, fill)
+        self._update_position(position, fill, live)
 
-    def _open_position(self, instrument, fill: OrderFilled, position_id: PositionId) -> None:  # type: ignore[no-untyped-def]
+    def restore_positions(self, orders: list[Order]) -> int:
+        """Rebuild every position from the fills of restored orders, in fill time order (exactly what the
+        live fills built); accounts and strategies are not touched. Returns the number of fills replayed."""
+        fills = [
+            (event.ts_event, index, position, order, event)
+            for index, order in enumerate(orders)
+            for position, event in enumerate(order.events)
+            if type(event) is OrderFilled
+        ]
+        fills.sort(key=lambda item: (item[0], item[1], item[2]))
+        for _, _, _, order, fill in fills:
+            position_id = order.position_id or self._position_id_for(order, fill)  # type: ignore[arg-type]
+            if order.position_id is None:
+                order.set_position_id(position_id)
+            self._handle_fill(order, fill, position_id, live=False)  # type: ignore[arg-type]
+        return len(fills)
+
+    def _open_position(self, instrument, fill: OrderFilled, position_id: PositionId, live: bool = True) -> None:  # type: ignore[no-untyped-def]
         position = Position(instrument, fill, position_id)
         self.cache.add_position(position)
-        self.portfolio.on_fill(fill, position, Money(0, position.settlement_currency))
-        self._publish_position(position, PositionOpened, fill)
+        if live:
+            self.portfolio.on_fill(fill, position, Money(0, position.settlement_currency))
+            self._publish_position(position, PositionOpened, fill)
 
-    def _update_position(self, position: Position, fill: OrderFilled) -> None:
+    def _update_position(self, position: Position, fill: OrderFilled, live: bool = True) -> None:
         gross = position.apply(fill)
         self.cache.update_position(position)
-        self.portfolio.on_fill(fill, position, gross)
-        self._publish_position(position, PositionClosed if position.is_closed else PositionChanged, fill)
+        if live:
+            self.portfolio.on_fill(fill, position, gross)
+            self._publish_position(position, PositionClosed if position.is_closed else PositionChanged, fill)
 
     def _publish_position(self, position: Position, event_type: type, fill: OrderFilled) -> None:
         unrealized = self.portfolio.unrealized_pnl_for(position)

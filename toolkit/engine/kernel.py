@@ -8,6 +8,8 @@ clock, network clients and an event loop. Everything else is this same code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from toolkit.core.cache import Cache
@@ -35,7 +37,12 @@ class KernelConfig(ToolkitConfig):
 class Kernel:
     """See the module docstring."""
 
-    def __init__(self, config: KernelConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: KernelConfig,
+        clock: Clock,
+        exec_engine_factory: Callable[..., ExecutionEngine] = ExecutionEngine,
+    ) -> None:
         self.config = config
         self.trader_id = config.trader_id
         self.clock = clock
@@ -44,7 +51,9 @@ class Kernel:
         self.cache = Cache(config.tick_capacity, config.bar_capacity)
         self.portfolio = Portfolio(clock, self.msgbus, self.cache, Logger("Portfolio", clock))
         self.data_engine = DataEngine(clock, self.msgbus, self.cache, Logger("DataEngine", clock))
-        self.exec_engine = ExecutionEngine(clock, self.msgbus, self.cache, self.portfolio, Logger("ExecEngine", clock))
+        self.exec_engine = exec_engine_factory(
+            clock, self.msgbus, self.cache, self.portfolio, Logger("ExecEngine", clock)
+        )
         self.risk_engine = RiskEngine(
             clock, self.msgbus, self.cache, self.portfolio, Logger("RiskEngine", clock), config.risk_engine
         )

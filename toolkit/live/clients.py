@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from toolkit.core.config import ConfigError, ToolkitConfig, config_from_dict
 from toolkit.engine.execution import ExecutionClient
+from toolkit.model.commands import QueryOrder
 from toolkit.model.data import BarType
 from toolkit.model.enums import OmsType
 from toolkit.model.events import AccountState, OrderEvent
@@ -155,6 +156,8 @@ class LiveExecutionClient(_TaskOwner, ExecutionClient, ABC):
         self.log = log
         self._send_event = send_event
         self.is_connected = False
+        # Set by the node: where runtime execution reports (e.g. answers to QueryOrder) go.
+        self.handle_report: Callable[[Any], None] | None = None
 
     @abstractmethod
     async def connect(self) -> None:
@@ -162,6 +165,23 @@ class LiveExecutionClient(_TaskOwner, ExecutionClient, ABC):
 
     @abstractmethod
     async def disconnect(self) -> None: ...
+
+    def query_order(self, command: QueryOrder) -> None:
+        """Ask the venue for one order's status; the report goes to `self.handle_report` (set by the node).
+
+        The default uses `generate_order_status_report`; adapters may override it."""
+        self.spawn(self._query_order(command), name=f"query-{command.client_order_id}")
+
+    async def _query_order(self, command: QueryOrder) -> None:
+        report = await self.generate_order_status_report(
+            command.instrument_id, command.client_order_id, command.venue_order_id
+        )
+        if report is not None and self.handle_report is not None:
+            self.handle_report(report)
+
+    async def request_account_state(self) -> AccountState | None:
+        """The venue's current account state (used to resync balances after startup reconciliation)."""
+        return None
 
     # ---- reconciliation queries ---------------------------------------------------------------
     @abstractmethod

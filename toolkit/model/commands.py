@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from toolkit.model.enums import OrderSide
-from toolkit.model.identifiers import ClientId, ClientOrderId, InstrumentId, PositionId, StrategyId, TraderId
+from toolkit.model.identifiers import (
+    ClientId,
+    ClientOrderId,
+    InstrumentId,
+    PositionId,
+    StrategyId,
+    TraderId,
+    VenueOrderId,
+)
 from toolkit.model.objects import Price, Quantity
 
 if TYPE_CHECKING:
@@ -52,8 +60,15 @@ class CancelAllOrders(TradingCommand, frozen=True, kw_only=True, gc=False):
     order_side: OrderSide = OrderSide.NO_ORDER_SIDE
 
 
+class QueryOrder(TradingCommand, frozen=True, kw_only=True, gc=False):
+    """Ask the venue for one order's status (reconciliation's in-flight check)."""
+
+    client_order_id: ClientOrderId
+    venue_order_id: VenueOrderId | None = None
+
+
 class BatchCancelOrders(TradingCommand, frozen=True, kw_only=True, gc=False):
     client_order_ids: tuple[ClientOrderId, ...]
 
 
-Command = SubmitOrder | ModifyOrder | CancelOrder | CancelAllOrders | BatchCancelOrders
+Command = SubmitOrder | ModifyOrder | CancelOrder | CancelAllOrders | BatchCancelOrders | QueryOrder
