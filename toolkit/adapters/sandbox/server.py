@@ -196,6 +196,7 @@ class SandboxServer:
         self.clients: dict[str, MarketClient] = {}
         self.user_connections: set[UserConnection] = set()
         self.end_of_data_sent = False
+        self.paused = False  # test hook: /test/pause stops the replay until /test/resume
         self._seen_signatures: dict[str, int] = {}
         self._user_messages: list[str] = []
         self._changed = asyncio.Event()  # lockstep: acks, subscriptions or connections changed
@@ -220,6 +221,8 @@ class SandboxServer:
         app.router.add_get(f"{p}/fills", self.get_fills)
         app.router.add_get(f"{p}/positions", self.get_positions)
         app.router.add_post(f"{p}/test/drop_connections", self.post_drop_connections)
+        app.router.add_post(f"{p}/test/pause", self.post_pause)
+        app.router.add_post(f"{p}/test/resume", self.post_resume)
         app.router.add_get("/ws/market", self.ws_market)
         app.router.add_get("/ws/user", self.ws_user)
         app.on_shutdown.append(self._on_shutdown)
@@ -364,6 +367,7 @@ class SandboxServer:
                 "user_clients": len(self.user_connections),
                 "user_seq": venue.user_seq,
                 "speed": self.config.speed,
+                "paused": self.paused,
                 "protocol_version": PROTOCOL_VERSION,
             }
         )
@@ -450,6 +454,19 @@ class SandboxServer:
                 await ws.close(code=WSCloseCode.SERVICE_RESTART)
         log.info("test hook: dropped %d WebSocket connections", dropped)
         return json_response({"dropped": dropped})
+
+    async def post_pause(self, request: web.Request) -> web.Response:
+        """Test hook: stop releasing market events (requests are still served) until /test/resume."""
+        self.paused = True
+        log.info("test hook: replay paused at %d events", self.venue.events_released)
+        return json_response({"paused": True, "events_released": self.venue.events_released})
+
+    async def post_resume(self, request: web.Request) -> web.Response:
+        """Test hook: release market events again (speed mode re-anchors to the current time)."""
+        self.paused = False
+        self._changed_now()
+        log.info("test hook: replay resumed")
+        return json_response({"paused": False, "events_released": self.venue.events_released})
 
     # ---- WebSocket helpers ---------------------------------------------------------------------
     @staticmethod
@@ -663,6 +680,9 @@ class SandboxServer:
         log.info("replay started (%s)", "lockstep" if config.lockstep else f"speed {config.speed}")
         anchor: tuple[float, int] | None = None
         while True:
+            if self.paused:
+                await self._wait_until(lambda: not self.paused)
+                anchor = None  # speed mode: resume from now, no catch-up burst
             if config.lockstep:
                 await self._wait_until(self._all_acknowledged)
             elif config.speed > 0 and venue.next_ts is not None:
