@@ -472,9 +472,15 @@ def test_every_not_yet_implemented_key_names_a_real_option() -> None:
         for part in parents:
             owner = getattr(owner, part)
         assert name in type(owner).__struct_fields__, option
-    assert NOT_YET_IMPLEMENTED["cache.database"] == "persistence and reconciliation"
-    assert NOT_YET_IMPLEMENTED["cache.flush_on_start"] == "persistence and reconciliation"
-    assert NOT_YET_IMPLEMENTED["exec_engine.open_check_interval_secs"] == "persistence and reconciliation"
+    # persistence, reconciliation, the checks and bus streaming are implemented: not listed any more
+    for implemented in (
+        "cache.database",
+        "cache.flush_on_start",
+        "exec_engine.open_check_interval_secs",
+        "message_bus.database",
+        "exec_engine.purge_from_database",
+    ):
+        assert implemented not in NOT_YET_IMPLEMENTED
     assert NOT_YET_IMPLEMENTED["strategies.config.manage_contingent_orders"] == "contingent orders"
 
 
@@ -485,20 +491,9 @@ def test_default_config_uses_no_unimplemented_option() -> None:
 
 def test_unimplemented_options_lists_what_the_config_sets(tmp_path: Path) -> None:
     config = load_node_config(write(tmp_path, FULL_TOML)).config
-    assert unimplemented_options(config) == [
-        "cache.database",
-        "cache.flush_on_start",
-        "message_bus.types_filter",
-        "exec_engine.reconciliation_instrument_ids",
-        "exec_engine.open_check_interval_secs",
-        "exec_engine.purge_closed_orders_interval_mins",
-        "exec_engine.purge_closed_orders_buffer_mins",
-        "strategies[1].config.manage_gtd_expiry",
-    ]
+    assert unimplemented_options(config) == ["strategies[1].config.manage_gtd_expiry"]
     warnings = unimplemented_warnings(config)
-    assert len(warnings) == 8
-    assert warnings[0].startswith("option 'live.cache.database' is set but not implemented yet")
-    assert "'persistence and reconciliation' issue" in warnings[0]
+    assert len(warnings) == 1
     assert "'live.strategies[1].config.manage_gtd_expiry'" in warnings[-1]
     assert "'contingent orders' issue" in warnings[-1]
 
@@ -534,10 +529,6 @@ def test_each_unimplemented_option_is_reported_when_set() -> None:
     assert set(unimplemented_options(config)) == {
         "risk_engine.max_order_submit_rate",
         "exec_engine.manage_own_order_books",
-        "exec_engine.allow_overfills",
-        "exec_engine.inflight_check_retries",
-        "message_bus.heartbeat_interval_secs",
-        "strategies[0].config.external_order_claims",
     }
 
 

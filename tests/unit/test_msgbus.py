@@ -243,3 +243,25 @@ def test_publish_to_topic_without_subscribers_counts_and_caches(bus: MessageBus)
     bus.publish("nobody.listens", 2)
     assert bus.pub_count == 2
     assert bus._resolved["nobody.listens"] == ()
+
+
+def test_listeners_see_every_topic_and_message_before_handlers() -> None:
+    from toolkit.core.msgbus import MessageBus
+
+    bus = MessageBus("TRADER-001")
+    seen: list[tuple[str, object]] = []
+    order: list[str] = []
+    bus.subscribe("a.*", lambda msg: order.append("handler"))
+
+    def listener(topic: str, msg: object) -> None:
+        seen.append((topic, msg))
+        order.append("listener")
+
+    bus.add_listener(listener)
+    bus.publish("a.b", 1)
+    bus.publish("nobody.listens", 2)
+    assert seen == [("a.b", 1), ("nobody.listens", 2)]
+    assert order == ["listener", "handler", "listener"]
+    bus.remove_listener(listener)
+    bus.publish("a.b", 3)
+    assert seen[-1] == ("nobody.listens", 2)

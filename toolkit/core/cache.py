@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         PositionId,
         StrategyId,
         Venue,
+        VenueOrderId,
     )
     from toolkit.model.instruments import Instrument
     from toolkit.model.orders import Order
@@ -50,6 +51,7 @@ class Cache:
         self._orders_closed: set[ClientOrderId] = set()
         self._orders_inflight: set[ClientOrderId] = set()
         self._order_position: dict[ClientOrderId, PositionId] = {}
+        self._venue_order_index: dict[VenueOrderId, ClientOrderId] = {}
         self._positions: dict[PositionId, Position] = {}
         self._positions_open: set[PositionId] = set()
         self._positions_closed: set[PositionId] = set()
@@ -287,6 +289,33 @@ class Cache:
     def position_id_for_order(self, client_order_id: ClientOrderId) -> PositionId | None:
         return self._order_position.get(client_order_id)
 
+    def index_venue_order_id(
+        self, venue_order_id: VenueOrderId, client_order_id: ClientOrderId, overwrite: bool = True
+    ) -> None:
+        """Remember which order a venue order id belongs to (`overwrite=False` keeps an existing entry)."""
+        if overwrite or venue_order_id not in self._venue_order_index:
+            self._venue_order_index[venue_order_id] = client_order_id
+
+    def client_order_id_for(self, venue_order_id: VenueOrderId) -> ClientOrderId | None:
+        """The client order id indexed for a venue order id, or None."""
+        return self._venue_order_index.get(venue_order_id)
+
+    def purge_order(self, client_order_id: ClientOrderId) -> Order | None:
+        """Forget an order and every index entry of it (the live engine's purge of closed orders)."""
+        order = self._orders.pop(client_order_id, None)
+        if order is None:
+            return None
+        for index in (self._orders_by_strategy, self._orders_by_instrument, self._orders_by_venue):
+            for ids in index.values():
+                ids.discard(client_order_id)
+        self._orders_open.discard(client_order_id)
+        self._orders_closed.discard(client_order_id)
+        self._orders_inflight.discard(client_order_id)
+        self._order_position.pop(client_order_id, None)
+        for venue_order_id in [v for v, c in self._venue_order_index.items() if c == client_order_id]:
+            del self._venue_order_index[venue_order_id]
+        return order
+
     # ---- positions ---------------------------------------------------------------------------
     def add_position(self, position: Position) -> None:
         pid = position.id
@@ -315,6 +344,19 @@ class Cache:
 
     def position(self, position_id: PositionId) -> Position | None:
         return self._positions.get(position_id)
+
+    def purge_position(self, position_id: PositionId) -> Position | None:
+        """Forget a position, its snapshots and its index entries (the live engine's purge of closed positions)."""
+        position = self._positions.pop(position_id, None)
+        if position is None:
+            return None
+        for index in (self._positions_by_strategy, self._positions_by_instrument):
+            for ids in index.values():
+                ids.discard(position_id)
+        self._positions_open.discard(position_id)
+        self._positions_closed.discard(position_id)
+        self._position_snapshots.pop(position_id, None)
+        return position
 
     def position_for_order(self, client_order_id: ClientOrderId) -> Position | None:
         pid = self._order_position.get(client_order_id)

@@ -62,6 +62,7 @@ class MessageBus:
         self.sent_count = 0
         """Messages passed to `send`."""
         self.pub_count = 0
+        self._listeners: tuple[Callable[[str, Any], None], ...] = ()
         """Messages passed to `publish` (with or without subscribers)."""
         self._subscriptions: list[Subscription] = []
         self._sequence = 0
@@ -100,9 +101,20 @@ class MessageBus:
         if not any(s.topic_pattern == topic_pattern for s in self._subscriptions):
             del self._matchers[topic_pattern]
 
+    def add_listener(self, listener: Callable[[str, Any], None]) -> None:
+        """Call `listener(topic, msg)` for every message published (before its handlers), e.g. to stream the
+        bus to an external store. Handlers are not told the topic; listeners are."""
+        self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: Callable[[str, Any], None]) -> None:
+        self._listeners = tuple(x for x in self._listeners if x != listener)  # bound methods compare equal
+
     def publish(self, topic: str, msg: Any) -> None:
         """Deliver `msg` to every handler subscribed to a pattern matching the concrete `topic`."""
         self.pub_count += 1
+        if self._listeners:
+            for listener in self._listeners:
+                listener(topic, msg)
         handlers = self._resolved.get(topic)
         if handlers is None:
             handlers = self._resolve(topic)

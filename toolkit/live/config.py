@@ -395,71 +395,12 @@ _CONTINGENT = "contingent orders"
 _THROTTLES = "honest fills (order rate throttles)"
 
 NOT_YET_IMPLEMENTED: dict[str, str] = {
-    # cache database
-    "cache.database": _PERSISTENCE,
-    "cache.encoding": _PERSISTENCE,
-    "cache.timestamps_as_iso8601": _PERSISTENCE,
-    "cache.buffer_interval_ms": _PERSISTENCE,
-    "cache.flush_on_start": _PERSISTENCE,
-    # message bus streaming
-    **{
-        f"message_bus.{name}": _STREAMING
-        for name in (
-            "database",
-            "encoding",
-            "timestamps_as_iso8601",
-            "use_instance_id",
-            "types_filter",
-            "stream_per_topic",
-            "autotrim_mins",
-            "heartbeat_interval_secs",
-        )
-    },
     # risk throttles
     "risk_engine.max_order_submit_rate": _THROTTLES,
     "risk_engine.max_order_modify_rate": _THROTTLES,
-    # reconciliation, continuous checks, purges, overfills, event snapshots to the database
-    **{
-        f"exec_engine.{name}": _PERSISTENCE
-        for name in (
-            "reconciliation",
-            "reconciliation_lookback_mins",
-            "reconciliation_instrument_ids",
-            "filter_unclaimed_external_orders",
-            "filter_position_reports",
-            "filtered_client_order_ids",
-            "generate_missing_orders",
-            "reconciliation_startup_delay_secs",
-            "inflight_check_interval_ms",
-            "inflight_check_threshold_ms",
-            "inflight_check_retries",
-            "open_check_interval_secs",
-            "open_check_open_only",
-            "open_check_lookback_mins",
-            "open_check_threshold_ms",
-            "open_check_missing_retries",
-            "max_single_order_queries_per_cycle",
-            "single_order_query_delay_ms",
-            "position_check_interval_secs",
-            "position_check_lookback_mins",
-            "position_check_threshold_ms",
-            "position_check_retries",
-            "purge_closed_orders_interval_mins",
-            "purge_closed_orders_buffer_mins",
-            "purge_closed_positions_interval_mins",
-            "purge_closed_positions_buffer_mins",
-            "purge_account_events_interval_mins",
-            "purge_account_events_lookback_mins",
-            "purge_from_database",
-            "allow_overfills",
-            "snapshot_orders",
-            "snapshot_positions",
-        )
-    },
+    # own order books as book views (the audit of the own-order index is implemented)
     "exec_engine.manage_own_order_books": _OWN_BOOKS,
-    "exec_engine.own_books_audit_interval_secs": _OWN_BOOKS,
     # strategy options (in each `strategies[i].config` table)
-    "strategies.config.external_order_claims": _PERSISTENCE,
     "strategies.config.manage_contingent_orders": _CONTINGENT,
     "strategies.config.manage_gtd_expiry": _CONTINGENT,
 }

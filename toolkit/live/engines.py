@@ -12,7 +12,7 @@ until everything queued has been processed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from toolkit.core.log import Logger
@@ -28,6 +28,7 @@ class MessageQueue:
         handler: Callable[[Any], None],
         log: Logger,
         on_error: Callable[[BaseException, Any], None],
+        before: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
         if qsize < 1:
             raise ValueError(f"{name}: qsize must be at least 1, got {qsize}")
@@ -36,6 +37,7 @@ class MessageQueue:
         self._handler = handler
         self._log = log
         self._on_error = on_error
+        self._before = before  # awaited before each item is handled (e.g. persist an order before sending it)
         self._queue: asyncio.Queue[Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._overflow: set[asyncio.Task[None]] = set()
@@ -84,6 +86,8 @@ class MessageQueue:
         while True:
             item = await queue.get()
             try:
+                if self._before is not None:
+                    await self._before(item)
                 self._handler(item)
             except Exception as exc:
                 self._on_error(exc, item)

@@ -28,13 +28,19 @@ from toolkit.core.clock import LiveClock, TimeEvent
 from toolkit.core.log import Logger
 from toolkit.engine import topics
 from toolkit.engine.kernel import Kernel
+from toolkit.live.checks import ContinuousChecks
 from toolkit.live.clients import LiveDataClient, LiveExecutionClient, client_config
 from toolkit.live.config import TradingNodeConfig, unimplemented_warnings
 from toolkit.live.engines import MessageQueue
+from toolkit.live.execution import LiveExecutionEngine
+from toolkit.model.commands import SubmitOrder
 from toolkit.model.data import BarType
-from toolkit.model.events import OrderEvent, OrderFilled
+from toolkit.model.events import AccountState, OrderEvent, OrderFilled, PositionEvent
 from toolkit.model.identifiers import ClientId, InstrumentId, Venue
-from toolkit.persistence.snapshot import LiveSnapshot
+from toolkit.model.orders import Order
+from toolkit.model.reports import FillReport, OrderStatusReport, PositionStatusReport
+from toolkit.persistence.database import CacheDatabase, DatabaseUnavailable, open_cache_database
+from toolkit.persistence.snapshot import LiveSnapshot, position_row
 from toolkit.trading.loader import load_strategy
 from toolkit.trading.strategy import Strategy
 
@@ -68,11 +74,24 @@ class TradingNode:
         self.loop = loop if loop is not None else self._find_loop()
         self.clock = LiveClock()
         self.log = Logger(f"{self.trader_id}.TradingNode", self.clock)
-        self.kernel = Kernel(config.kernel_config(), self.clock)
+        self.kernel = Kernel(
+            config.kernel_config(),
+            self.clock,
+            exec_engine_factory=lambda *deps: LiveExecutionEngine(*deps, config=config.exec_engine),
+        )
+        self.exec_engine: LiveExecutionEngine = self.kernel.exec_engine  # type: ignore[assignment]
+        # The in-flight check defers a resolution while events are still queued (§3.1).
+        self.exec_engine.event_queue_empty = lambda: self.event_queue.size == 0  # type: ignore[attr-defined]
         self.cache = self.kernel.cache
         self.data_clients: dict[str, LiveDataClient] = {}
         self.exec_clients: dict[str, LiveExecutionClient] = {}
         self.fills: list[OrderFilled] = []
+        self.database: CacheDatabase | None = None
+        self.streamer: Any = None
+        self._state_tables_due = False
+        self._persisted_orders: set[str] = set()
+        self._checks_tasks: list[asyncio.Task[None]] = []
+        self._checks_stop: asyncio.Event | None = None
         self._stop_requested: asyncio.Event | None = None
         self._fatal: BaseException | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
@@ -83,7 +102,9 @@ class TradingNode:
         self._build_queues()
         self._build_clients()
         self._add_config_strategies()
-        self.kernel.msgbus.subscribe("events.order.*", self._record_fill)
+        self.kernel.msgbus.subscribe("events.order.*", self._on_order_event)
+        self.kernel.msgbus.subscribe("events.position.*", self._on_position_event)
+        self.kernel.msgbus.subscribe("events.account.*", self._on_account_state)
         self.kernel.data_engine.on_subscribe = self._forward_subscription
         TradingNode._active = self
         for warning in unimplemented_warnings(config):
@@ -107,11 +128,14 @@ class TradingNode:
             "risk", self.config.risk_engine.qsize, kernel.risk_engine.execute, self.log, on_error
         )
         self.command_queue = MessageQueue(
-            "commands", self.config.exec_engine.qsize, kernel.exec_engine.execute, self.log, on_error
+            "commands",
+            self.config.exec_engine.qsize,
+            kernel.exec_engine.execute,
+            self.log,
+            on_error,
+            before=self._persist_before_send,
         )
-        self.event_queue = MessageQueue(
-            "events", self.config.exec_engine.qsize, kernel.exec_engine.process, self.log, on_error
-        )
+        self.event_queue = MessageQueue("events", self.config.exec_engine.qsize, self._handle_event, self.log, on_error)
         bus = kernel.msgbus
         for endpoint, queue in (
             (topics.RISK_ENGINE_EXECUTE, self.risk_queue),
@@ -139,6 +163,7 @@ class TradingNode:
                 send_event=self.event_queue.put_nowait,
                 **deps,
             )
+            client.handle_report = self.event_queue.put_nowait
             self.kernel.exec_engine.register_client(client)
             self.exec_clients[name] = client
         for data_client in self.data_clients.values():
@@ -159,6 +184,9 @@ class TradingNode:
         if self.is_running:
             raise NodeError("add strategies before the node runs")
         self.kernel.trader.add_strategy(strategy)
+        claims = [InstrumentId(str(i)) for i in getattr(strategy.config, "external_order_claims", None) or []]
+        if claims:
+            self.exec_engine.register_external_order_claims(strategy.strategy_id, claims)
 
     # ---- message plumbing ---------------------------------------------------------------------
     def _on_queue_error(self, exc: BaseException, item: Any) -> None:
@@ -167,9 +195,86 @@ class TradingNode:
             self._fatal = exc
             self.stop()
 
-    def _record_fill(self, event: OrderEvent) -> None:
+    def _handle_event(self, item: Any) -> None:
+        """Event queue consumer: venue events to the engine, runtime reports to reconciliation."""
+        if isinstance(item, (OrderStatusReport, FillReport, PositionStatusReport)):
+            self.exec_engine.reconcile_execution_report(item)
+        else:
+            self.exec_engine.process(item)
+
+    def _schedule_state_tables(self) -> None:
+        """snapshot_orders / snapshot_positions: rewrite the snapshot's state tables once per loop turn
+        after order or position events (coalesced, so a burst of events costs one write)."""
+        if self._state_tables_due or self.snapshot is None:
+            return
+        self._state_tables_due = True
+        self.loop.call_soon(self._write_state_tables)
+
+    def _write_state_tables(self) -> None:
+        self._state_tables_due = False
+        if self.snapshot is not None:
+            try:
+                self.snapshot.write_state_tables(self.cache, self.kernel.portfolio)
+            except OSError as exc:
+                self.log.error("snapshot write to %s failed: %r", self.snapshot.path, exc)
+
+    def _on_order_event(self, event: OrderEvent) -> None:
         if type(event) is OrderFilled:
             self.fills.append(event)  # type: ignore[arg-type]
+        if self.config.exec_engine.snapshot_orders:
+            self._schedule_state_tables()
+        database = self.database
+        if database is None:
+            return
+        order = self.cache.order(event.client_order_id)
+        if order is None:
+            return
+        self._persist_order_init(order)
+        database.add_order_event(event, None if order.position_id is None else str(order.position_id))
+
+    def _persist_order_init(self, order: Order) -> None:
+        coid = str(order.client_order_id)
+        if self.database is not None and coid not in self._persisted_orders:
+            self._persisted_orders.add(coid)
+            self.database.add_order_event(order.init, None if order.position_id is None else str(order.position_id))
+
+    async def _persist_before_send(self, command: Any) -> None:
+        """An order is durable in the database before its request leaves, so a crash never leaves an
+        order at the venue the restarted node does not own (bounded wait; trading goes on if it fails)."""
+        if self.database is None or not isinstance(command, SubmitOrder):
+            return
+        self._persist_order_init(command.order)
+        if not await self.database.flush_async(timeout=2.0):
+            self.log.warning(
+                "database did not confirm order %s within 2s: sending it anyway", command.order.client_order_id
+            )
+
+    def _on_position_event(self, event: PositionEvent) -> None:
+        if self.config.exec_engine.snapshot_positions:
+            self._schedule_state_tables()
+        if self.database is None:
+            return
+        position = self.cache.position(event.position_id)
+        if position is None:
+            return
+        cycle = len(self.cache.position_snapshots(event.position_id))
+        unrealized = self.kernel.portfolio.unrealized_pnl_for(position) if position.is_open else None
+        self.database.update_position(position_row(position, cycle, unrealized))
+
+    def _on_account_state(self, state: AccountState) -> None:
+        if self.database is not None:
+            self.database.add_account_state(state)
+
+    def _save_strategies(self) -> None:
+        """Every strategy's `on_save` into the cache and the database."""
+        for strategy in self.kernel.trader.strategies:
+            try:
+                strategy.save()
+            except Exception as exc:
+                self.log.error("on_save of %s raised: %r", strategy.id, exc)
+                continue
+            if self.database is not None:
+                self.database.save_strategy_state(str(strategy.id), self.cache.load_strategy_state(strategy.id))
 
     def _data_client_for(self, instrument_id: InstrumentId) -> LiveDataClient | None:
         venue = instrument_id.venue
@@ -278,6 +383,8 @@ class TradingNode:
         self.clock.attach(self.loop, on_error=self._on_timer_error)
         for queue in (self.data_queue, self.risk_queue, self.command_queue, self.event_queue):
             queue.start()
+        self._open_database()
+        self._start_streaming()
         clients = [*self.data_clients.values(), *self.exec_clients.values()]
         self.log.info("connecting %d client(s)", len(clients))
         try:
@@ -285,12 +392,14 @@ class TradingNode:
         except TimeoutError:
             raise NodeError(f"clients did not connect within timeout_connection={config.timeout_connection}s") from None
         await self._load_instruments()
+        self._restore_state()
         await self._wait_for_accounts()
-        await self._check_venue_state()
+        await self._reconcile()  # also takes each venue's balances as the truth afterwards
         self.snapshot = LiveSnapshot(self._snapshot_dir(), self._snapshot_header())
         self.kernel.start()
         await self.wait_until_idle()
         self._write_snapshot("running")
+        self._start_checks()
         interval = config.exec_engine.snapshot_positions_interval_secs
         if interval:
             self._snapshot_task = self.loop.create_task(self._snapshot_loop(interval), name="snapshots")
@@ -327,36 +436,133 @@ class TradingNode:
                 )
             await asyncio.sleep(0.01)
 
-    async def _check_venue_state(self) -> None:
-        """Ask every execution client for its mass status and say loudly what the venue holds.
-
-        Applying the reports to the cache (reconciliation) is the persistence/reconciliation issue; until
-        then the node refuses nothing but warns about open orders and positions it did not create."""
-        if not self.config.exec_engine.reconciliation:
+    def _open_database(self) -> None:
+        """Open the cache database before anything is sent; wipe or load this trader's state."""
+        try:
+            self.database = open_cache_database(
+                str(self.trader_id), self.config.cache, self.log, self.config.snapshot_dir, self.config.instance_id
+            )
+        except DatabaseUnavailable as exc:
+            raise NodeError(f"cache database unavailable: {exc}") from None
+        if self.database is None:
+            self.log.info("no cache database configured: state lives in memory only (a restart relies on the venue)")
             return
-        for client in self.exec_clients.values():
+        if self.config.cache.flush_on_start:
+            wiped = self.database.wipe()
+            self.log.warning(
+                "FLUSH_ON_START: wiped this trader's persisted state (%s); the node starts believing it owns "
+                "nothing until reconciliation with the venue restores what the venue reports",
+                ", ".join(f"{n} {kind}" for kind, n in wiped.items()) or "nothing was stored",
+            )
+            self._persisted_state = None
+        else:
+            self._persisted_state = self.database.load()
+
+    def _start_streaming(self) -> None:
+        """Stream bus messages to Redis streams when `message_bus.database` is set."""
+        if self.config.message_bus.database is None:
+            return
+        from toolkit.persistence.streaming import BusStreamer
+
+        try:
+            self.streamer = BusStreamer(
+                self.kernel.msgbus, self.config.message_bus, str(self.trader_id), self.config.instance_id, self.log
+            )
+            self.streamer.start(self.loop)
+        except (DatabaseUnavailable, ValueError) as exc:
+            raise NodeError(f"message bus streaming unavailable: {exc}") from None
+
+    def _restore_state(self) -> None:
+        """Put the persisted instruments, accounts, orders (with positions rebuilt from their fills) and
+        strategy states back into the cache, as they were before the restart."""
+        state = getattr(self, "_persisted_state", None)
+        if state is None:
+            return
+        cache = self.cache
+        for instrument in state.instruments:
+            if cache.instrument(instrument.id) is None:
+                cache.add_instrument(instrument)
+        for states in state.account_states.values():
+            if states:
+                self.kernel.portfolio.apply_account_state(states[-1])
+        orders = []
+        for events, position_id in state.orders:
             try:
-                mass = await asyncio.wait_for(
-                    client.generate_mass_status(self.config.exec_engine.reconciliation_lookback_mins),
-                    self.config.timeout_reconciliation,
-                )
-            except TimeoutError:
-                raise NodeError(
-                    f"venue state of {client.client_id} not received within timeout_reconciliation="
-                    f"{self.config.timeout_reconciliation}s"
-                ) from None
-            if mass is None:
-                raise NodeError(f"venue state of {client.client_id} could not be read (see the log)")
-            open_orders = [r for r in mass.order_reports.values() if r.is_open]
-            positions = [p for reports in mass.position_reports.values() for p in reports if p.quantity.raw > 0]
-            if open_orders or positions:
-                self.log.warning(
-                    "venue %s reports %d open order(s) and %d open position(s) this node did not create: "
-                    "reconciliation of them arrives with the persistence issue",
-                    client.venue,
-                    len(open_orders),
-                    len(positions),
-                )
+                order = Order(events[0])  # type: ignore[arg-type]
+                for event in events[1:]:
+                    order.apply(event)
+            except (ValueError, TypeError) as exc:
+                self.log.error("persisted order %s could not be rebuilt: %r", events[0].client_order_id, exc)
+                continue
+            if position_id is not None:
+                order.position_id = position_id  # type: ignore[assignment]
+            if cache.order_exists(order.client_order_id):
+                continue
+            cache.add_order(order)
+            cache.update_order(order)
+            self._persisted_orders.add(str(order.client_order_id))
+            orders.append(order)
+        replayed = self.exec_engine.restore_positions(orders)
+        self.fills = sorted(
+            (e for o in orders for e in o.events if type(e) is OrderFilled), key=lambda f: (f.ts_event, str(f.trade_id))
+        )
+        for strategy_id, strategy_state in state.strategy_states.items():
+            cache.save_strategy_state(strategy_id, strategy_state)  # type: ignore[arg-type]
+        open_orders = len(cache.orders_open())
+        self.log.info(
+            "restored from the database: %d instrument(s), %d order(s) (%d open), %d fill(s) into %d open position(s), "
+            "%d strategy state(s)",
+            len(state.instruments),
+            len(orders),
+            open_orders,
+            replayed,
+            len(cache.positions_open()),
+            len(state.strategy_states),
+        )
+        self._persisted_state = None
+
+    async def _reconcile(self) -> None:
+        """Startup reconciliation with every venue, before any strategy starts (`timeout_reconciliation`)."""
+        config = self.config
+        if not config.exec_engine.reconciliation:
+            self.log.warning("reconciliation is off: the node trusts its cache and does not ask the venue")
+            return
+        try:
+            ok = await asyncio.wait_for(
+                self.exec_engine.reconcile_execution_state(
+                    list(self.exec_clients.values()), config.timeout_reconciliation
+                ),
+                config.timeout_reconciliation,
+            )
+        except TimeoutError:
+            raise NodeError(
+                "startup reconciliation did not finish within "
+                f"timeout_reconciliation={config.timeout_reconciliation}s: strategies not started"
+            ) from None
+        await self.wait_until_idle()
+        if not ok:
+            raise NodeError(
+                "execution state could not be reconciled with the venue (see the log): strategies not started"
+            )
+        self.log.info(
+            "reconciled with %d venue(s): %d open order(s), %d open position(s)",
+            len(self.exec_clients),
+            len(self.cache.orders_open()),
+            len(self.cache.positions_open()),
+        )
+
+    def _start_checks(self) -> None:
+        """The continuous checks (in-flight, open orders, positions), the own-books audit and the purges."""
+        self._checks_stop = asyncio.Event()
+        self.checks = ContinuousChecks(
+            self.exec_engine,
+            dict(self.exec_clients),
+            self.config.exec_engine,
+            self.clock,
+            self.log,
+            database=self.database,
+        )
+        self._checks_tasks = self.checks.start(self._checks_stop)
 
     def _snapshot_dir(self) -> Path:
         if self._snapshot_path is not None:
@@ -386,11 +592,20 @@ class TradingNode:
     async def _snapshot_loop(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
+            self._save_strategies()
             self._write_snapshot("running")
 
     async def _shutdown(self) -> None:
         config = self.config
         self.log.info("stopping")
+        self.exec_engine.is_shutting_down = True
+        if self._checks_stop is not None:
+            self._checks_stop.set()
+            self.checks.stop_purge_timers()
+            for task in self._checks_tasks:
+                task.cancel()
+            await asyncio.gather(*self._checks_tasks, return_exceptions=True)
+            self._checks_tasks = []
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
             await asyncio.gather(self._snapshot_task, return_exceptions=True)
@@ -404,8 +619,16 @@ class TradingNode:
             await asyncio.wait_for(self.wait_until_idle(), config.timeout_post_stop)
         except TimeoutError:
             self.log.warning("requests still in flight after timeout_post_stop=%ss", config.timeout_post_stop)
+        self._save_strategies()
         self._write_snapshot("stopped")
         await self._close_clients()
+        if self.streamer is not None:
+            await self.streamer.flush_async(timeout=config.timeout_disconnection)
+            self.streamer.stop(timeout=1.0)
+        if self.database is not None:
+            if not await self.database.flush_async(timeout=config.timeout_disconnection):
+                self.log.error("cache database: %d write(s) not confirmed at stop", self.database.pending)
+            self.database.close()
         for queue in (self.data_queue, self.risk_queue, self.command_queue, self.event_queue):
             await queue.stop()
         self.clock.detach()

@@ -92,6 +92,11 @@ class _Fixed(msgspec.Struct, frozen=True, gc=False, eq=False):
             return self.raw == other.raw
         return NotImplemented
 
+    def __ne__(self, other: object) -> bool:  # msgspec.Struct defines its own; keep it consistent with __eq__
+        if isinstance(other, _Fixed):
+            return self.raw != other.raw
+        return NotImplemented
+
     def __hash__(self) -> int:
         return hash(self.raw)
 
@@ -307,6 +312,11 @@ class Money(msgspec.Struct, frozen=True, gc=False, eq=False):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Money):
             return self.raw == other.raw and self.currency.code == other.currency.code
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, Money):
+            return self.raw != other.raw or self.currency.code != other.currency.code
         return NotImplemented
 
     def __hash__(self) -> int:

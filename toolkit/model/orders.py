@@ -222,6 +222,11 @@ class Order:
         return Quantity(max(0, self.quantity.raw - self.filled_qty.raw), self.quantity.precision)
 
     @property
+    def overfill_qty(self) -> Quantity:
+        """What fills beyond the order quantity added (only with overfills allowed); zero otherwise."""
+        return Quantity(max(0, self.filled_qty.raw - self.quantity.raw), self.quantity.precision)
+
+    @property
     def avg_px(self) -> Decimal | None:
         """Quantity-weighted mean fill price (exact), or None before the first fill."""
         if self.filled_qty.raw == 0:

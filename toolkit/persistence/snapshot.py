@@ -327,10 +327,14 @@ class LiveSnapshot:
     def path(self) -> Path:
         return self.writer.path
 
+    def write_state_tables(self, cache: Any, portfolio: Any) -> None:
+        """Rewrite the state tables only (orders, positions), atomically."""
+        self.writer.replace_table("orders", (order_row(o) for o in cache.orders()))
+        self.writer.replace_table("positions", position_rows(cache, portfolio))
+
     def write(self, cache: Any, portfolio: Any, fills: list[OrderFilled], status: str, ts: int) -> None:
         orders = cache.orders()
-        self.writer.replace_table("orders", (order_row(o) for o in orders))
-        self.writer.replace_table("positions", position_rows(cache, portfolio))
+        self.write_state_tables(cache, portfolio)
         new_fills = fills[self._fills_written :]
         if new_fills or self.writes == 0:
             self.writer.write_part("fills", (fill_row(f) for f in new_fills))
