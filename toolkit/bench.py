@@ -12,7 +12,9 @@ Workloads (`--workload`):
   strategy that answers every quote with a market order: the node's internal latency from a market
   data message handed to the node to the order request leaving it, p50/p90/p99 over N events
   (default 10,000).
-- `all`: all three.
+- `database`: N order events (default 100,000) into the SQLite cache database, write-through and 10 ms
+  write-behind: the rate the event loop can queue them and the rate they are persisted.
+- `all`: every workload.
 Figures print as a table; `--json FILE` also writes them. Nothing here fails on speed.
 """
 
@@ -279,6 +281,62 @@ def workload_live_latency(events: int) -> dict[str, Any]:
     }
 
 
+def workload_database(events: int) -> dict[str, Any]:
+    """Order events through the SQLite cache database: time to queue (the event loop's cost) and time until
+    persisted, write-through versus 10 ms write-behind."""
+    from toolkit.core.clock import LiveClock
+    from toolkit.core.log import Logger
+    from toolkit.live.config import CacheConfig, DatabaseConfig
+    from toolkit.model.enums import OrderType
+    from toolkit.model.events import OrderAccepted, OrderInitialized
+    from toolkit.model.identifiers import AccountId, ClientOrderId, StrategyId, TraderId, VenueOrderId
+    from toolkit.persistence.database import open_cache_database
+
+    log = Logger("bench-db", LiveClock())
+    per_order = 2
+    stream = []
+    for i in range(events // per_order):
+        ident = {
+            "trader_id": TraderId("BENCH-001"),
+            "strategy_id": StrategyId("S-001"),
+            "instrument_id": InstrumentId(BENCH_INSTRUMENT["id"]),
+            "client_order_id": ClientOrderId(f"O-{i}"),
+        }
+        stream.append(
+            OrderInitialized(
+                **ident,
+                order_side=OrderSide.BUY,
+                order_type=OrderType.MARKET,
+                quantity=Quantity.from_int(1000),
+                ts_event=i,
+                ts_init=i,
+            )
+        )
+        stream.append(
+            OrderAccepted(
+                **ident, venue_order_id=VenueOrderId(f"V-{i}"), account_id=AccountId("SIM-001"), ts_event=i, ts_init=i
+            )
+        )
+    figures: dict[str, Any] = {"workload": f"cache database (SQLite), {len(stream):,} order events"}
+    with tempfile.TemporaryDirectory(prefix="toolkit-bench-db-") as tmp:
+        for label, interval in (("write_through", None), ("write_behind_10ms", 10)):
+            config = CacheConfig(
+                database=DatabaseConfig(path=str(Path(tmp) / f"{label}.db")), buffer_interval_ms=interval
+            )
+            db = open_cache_database("BENCH-001", config, log, tmp)
+            assert db is not None
+            started = time.perf_counter()
+            for event in stream:
+                db.add_order_event(event, None)
+            queued = time.perf_counter() - started
+            db.flush(600)
+            total = time.perf_counter() - started
+            db.close()
+            figures[f"{label}_queue_per_s"] = round(len(stream) / queued)
+            figures[f"{label}_persisted_per_s"] = round(len(stream) / total)
+    return figures
+
+
 def machine() -> dict[str, str]:
     return {
         "python": platform.python_version(),
@@ -323,6 +381,12 @@ def main(events: int | None = None, seed: int = 7, json_path: str | None = None,
         n = events if events and workload == "live-latency" else 10_000
         print(f"toolkit bench live-latency: {n:,} quotes through a TradingNode (loopback clients)", flush=True)
         figures = workload_live_latency(n)
+        _print(figures)
+        results.append(figures)
+    if workload in ("database", "all"):
+        n = events if events and workload == "database" else 100_000
+        print(f"toolkit bench database: {n:,} order events into the SQLite cache database", flush=True)
+        figures = workload_database(n)
         _print(figures)
         results.append(figures)
     if json_path:

@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure backtest throughput on generated data")
     p.add_argument(
         "--workload",
-        choices=["ticks", "catalog", "live-latency", "all"],
+        choices=["ticks", "catalog", "live-latency", "database", "all"],
         default="ticks",
         help="ticks: EMA cross backtest on 1M quotes; catalog: 10M-quote catalog, range query, streaming backtest",
     )

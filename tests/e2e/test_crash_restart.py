@@ -184,6 +184,12 @@ def crash_and_restart(tmp_path: Path, database: str) -> None:
             assert normalise(fill_rows) == normalise(venue_fills), f"restart {run}: fills differ from the venue's"
             assert net == venue_net, f"restart {run}: positions {net} != venue {venue_net}"
             assert open_positions <= 1, f"restart {run}: duplicate open positions"
+            # Everything came back as the venue's own orders and fills: nothing synthetic was needed.
+            orders = pl.read_parquet(node.snapshot / "orders" / "*.parquet")
+            synthetic = orders.filter(
+                (pl.col("strategy_id") == "EXTERNAL") | pl.col("tags").str.contains("RECONCILIATION")
+            )
+            assert synthetic.height == 0, f"restart {run}: synthetic orders {synthetic.to_dicts()}"
             if run > 0:
                 restored = re.findall(r"CRASHPROBE restored quotes_seen=(\d+)", node.log.read_text())
                 assert restored and int(restored[-1]) > 0, f"restart {run}: strategy state not restored"

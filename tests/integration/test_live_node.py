@@ -103,3 +103,26 @@ def test_bad_node_config_names_the_field(tmp_path: Path) -> None:
         TradingNode(config, source="run.toml").dispose()
     assert info.value.field == "live.data_clients.LOOP.venu"
     assert TradingNode._active is None  # a failed build leaves the one-node slot free
+
+
+def test_snapshot_orders_and_positions_rewrite_the_state_tables_after_events(tmp_path: Path) -> None:
+    extra = {"exec_engine": {"snapshot_orders": True, "snapshot_positions": True}}  # and no interval snapshots
+    config = node_config_from_dict(node_config(tmp_path, **extra), source="test")
+
+    async def scenario() -> int:
+        node = TradingNode(config, source="test", snapshot_path=tmp_path / "snap")
+        client = node.data_clients["LOOP"]
+        client.feed = sample_quotes(1_500)  # type: ignore[attr-defined]
+        task = asyncio.get_running_loop().create_task(node.run_async())
+        await asyncio.wait_for(client.done.wait(), timeout=60)  # type: ignore[attr-defined]
+        await asyncio.sleep(0)  # the coalesced write runs on the next loop turn
+        rows = pl.read_parquet(tmp_path / "snap" / "orders" / "*.parquet").height
+        assert rows == len(node.cache.orders()) > 0  # written after the events, before any stop
+        positions = pl.read_parquet(tmp_path / "snap" / "positions" / "*.parquet")
+        assert positions.height == len(node.cache.positions()) + len(node.cache.position_snapshots())
+        node.stop()
+        await asyncio.wait_for(task, timeout=20)
+        node.dispose()
+        return rows
+
+    assert asyncio.run(scenario()) > 0

@@ -244,6 +244,8 @@ class TradingNode:
         if self.database is None or not isinstance(command, SubmitOrder):
             return
         self._persist_order_init(command.order)
+        if not self.database.healthy:
+            return  # in an outage the writer retries on its own; orders must not wait for it (logged there)
         if not await self.database.flush_async(timeout=2.0):
             self.log.warning(
                 "database did not confirm order %s within 2s: sending it anyway", command.order.client_order_id
