@@ -25,6 +25,7 @@ from toolkit.core.clock import TestClock
 from toolkit.core.log import Logger
 from toolkit.engine.kernel import Kernel, KernelConfig
 from toolkit.engine.portfolio import AccountOptions, EquityPoint
+from toolkit.engine.sampler import PriceSampler
 from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
 from toolkit.model.enums import AccountType, BookAction, BookType, OmsType, PriceType
 from toolkit.model.identifiers import InstrumentId, Venue
@@ -37,9 +38,12 @@ _NEVER = 2**63 - 1
 
 
 class BacktestEngineConfig(KernelConfig):
-    """Kernel settings plus `equity_interval_ns`: how often equity is sampled (default hourly)."""
+    """Kernel settings plus `equity_interval_ns` (how often equity is sampled, default hourly) and
+    `price_interval_ns` (how often instrument prices are sampled for the snapshot, default every minute;
+    0 = never)."""
 
     equity_interval_ns: int = 3_600_000_000_000
+    price_interval_ns: int = 60_000_000_000
 
 
 class StrategyError(RuntimeError):
@@ -65,6 +69,7 @@ class BacktestEngine:
         self._settle_needed = False
         self._next_arrival_ns = _NEVER
         self.equity: list[EquityPoint] = []
+        self.prices: PriceSampler | None = None
         self.events_processed = 0
         self.iterations = 0
         self.run_started_ns: int | None = None
@@ -267,6 +272,9 @@ class BacktestEngine:
         for exchange in self.exchanges.values():
             self.kernel.exec_engine.process(exchange.initial_account_state(t0))
         self._sample_equity(t0)
+        if self.config.price_interval_ns > 0:
+            self.prices = PriceSampler(self.clock, self.kernel.cache, self.config.price_interval_ns)
+            self.prices.start()
         self._guard(self.kernel.start, "on_start")
         self.settle(t0)
         last_ts = t0
@@ -277,6 +285,9 @@ class BacktestEngine:
         end = last_ts if end_ns is None else max(last_ts, end_ns)  # timers fire up to the end of the period
         self._fire_timers(end, inclusive=True)
         self.clock.set_time(max(end, self.clock.timestamp_ns()))
+        if self.prices is not None:
+            self.prices.stop()
+            self.prices.sample(self.clock.timestamp_ns())
         self._guard(self.kernel.stop, "on_stop")
         self.settle(self.clock.timestamp_ns())
         self.flush_inflight()
@@ -433,6 +444,7 @@ class BacktestEngine:
             exchange.reset()
         self.clock.reset(0)
         self.equity = []
+        self.prices = None
         self.events_processed = 0
         self.iterations = 0
         self._settle_needed = False

@@ -28,6 +28,7 @@ from toolkit.core.clock import LiveClock, TimeEvent
 from toolkit.core.log import Logger
 from toolkit.engine import topics
 from toolkit.engine.kernel import Kernel
+from toolkit.engine.sampler import PriceSampler
 from toolkit.live.checks import ContinuousChecks
 from toolkit.live.clients import LiveDataClient, LiveExecutionClient, client_config
 from toolkit.live.config import TradingNodeConfig, unimplemented_warnings
@@ -96,6 +97,7 @@ class TradingNode:
         self._fatal: BaseException | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self.snapshot: LiveSnapshot | None = None
+        self.prices: PriceSampler | None = None
         self._snapshot_path = Path(snapshot_path) if snapshot_path is not None else None
         self.is_running = False
         self.is_disposed = False
@@ -398,6 +400,8 @@ class TradingNode:
         await self._wait_for_accounts()
         await self._reconcile()  # also takes each venue's balances as the truth afterwards
         self.snapshot = LiveSnapshot(self._snapshot_dir(), self._snapshot_header())
+        self.prices = PriceSampler(self.clock, self.cache, 1_000_000_000)  # one price per second per instrument
+        self.prices.start()
         self.kernel.start()
         await self.wait_until_idle()
         self._write_snapshot("running")
@@ -587,7 +591,10 @@ class TradingNode:
         if self.snapshot is None:
             return
         try:
-            self.snapshot.write(self.cache, self.kernel.portfolio, self.fills, status, self.clock.timestamp_ns())
+            prices = self.prices.rows if self.prices is not None else None
+            self.snapshot.write(
+                self.cache, self.kernel.portfolio, self.fills, status, self.clock.timestamp_ns(), prices
+            )
         except OSError as exc:
             self.log.error("snapshot write to %s failed: %r", self.snapshot.path, exc)
 
@@ -621,6 +628,8 @@ class TradingNode:
             await asyncio.wait_for(self.wait_until_idle(), config.timeout_post_stop)
         except TimeoutError:
             self.log.warning("requests still in flight after timeout_post_stop=%ss", config.timeout_post_stop)
+        if self.prices is not None:
+            self.prices.stop()
         self._save_strategies()
         self._write_snapshot("stopped")
         await self._close_clients()

@@ -127,6 +127,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("equity", DEC),
         ]
     ),
+    "prices": pa.schema(
+        [
+            ("ts", pa.int64()),
+            ("instrument_id", pa.string()),
+            ("price", DEC),
+        ]
+    ),
 }
 TABLES = tuple(SCHEMAS)
 
@@ -283,6 +290,14 @@ def equity_row(point: Any) -> dict[str, Any]:
     }
 
 
+def price_rows(rows: Iterable[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
+    """Sampled prices (ts, instrument id, raw, precision) as snapshot rows (raw is at the 1e9 scale: exact)."""
+    return [
+        {"ts": ts, "instrument_id": iid, "price": (Decimal(raw) / 1_000_000_000).quantize(_Q)}
+        for ts, iid, raw, _ in rows
+    ]
+
+
 def account_rows(states: Iterable[Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -321,6 +336,7 @@ class LiveSnapshot:
         self.created = datetime.now(UTC).isoformat()
         self._fills_written = 0
         self._states_written = 0
+        self._prices_written = 0
         self.writes = 0
 
     @property
@@ -332,7 +348,15 @@ class LiveSnapshot:
         self.writer.replace_table("orders", (order_row(o) for o in cache.orders()))
         self.writer.replace_table("positions", position_rows(cache, portfolio))
 
-    def write(self, cache: Any, portfolio: Any, fills: list[OrderFilled], status: str, ts: int) -> None:
+    def write(
+        self,
+        cache: Any,
+        portfolio: Any,
+        fills: list[OrderFilled],
+        status: str,
+        ts: int,
+        prices: list[tuple[int, str, int, int]] | None = None,
+    ) -> None:
         orders = cache.orders()
         self.write_state_tables(cache, portfolio)
         new_fills = fills[self._fills_written :]
@@ -344,6 +368,10 @@ class LiveSnapshot:
             self.writer.write_part("account", account_rows(new_states))
             self._states_written += len(new_states)
         self.writer.write_part("equity", (equity_row(p) for p in portfolio.equity_points(ts)))
+        new_prices = (prices or [])[self._prices_written :]
+        if new_prices or self.writes == 0:
+            self.writer.write_part("prices", price_rows(new_prices))
+            self._prices_written += len(new_prices)
         self.writes += 1
         manifest = {
             "schema_version": SNAPSHOT_SCHEMA_VERSION,
@@ -375,6 +403,7 @@ def write_backtest_snapshot(engine: BacktestEngine, path: str | Path, run_id: st
     writer.write_part("positions", position_rows(cache, portfolio))
     writer.write_part("account", account_rows(portfolio.account_states))
     writer.write_part("equity", (equity_row(p) for p in engine.equity))
+    writer.write_part("prices", price_rows(engine.prices.rows if engine.prices is not None else []))
     result = engine.result()
     manifest = {
         "schema_version": SNAPSHOT_SCHEMA_VERSION,
