@@ -3,7 +3,8 @@
 `open_snapshot(path)` checks the folder (exists, has a manifest, a schema version this code reads) and
 raises `SnapshotProblem` with a message fit to show a user ("no snapshot at ...", "... is empty",
 "... is still being written: no manifest yet"). `Snapshot.table(name)` reads every finished part file
-of a table (temporary files are hidden names and never match), retrying once when a part is replaced
+of a table (temporary files are hidden names and never match; parts covered by a compacted range file
+are skipped, `toolkit.persistence.parts`), retrying once when a part is replaced
 between listing and reading, and returns an empty frame with the documented columns when a table has
 no rows. Money, price and quantity columns are exact decimals; `floats(frame, ...)` converts columns
 for charts.
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from toolkit.persistence.parts import part_files
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 TABLES = ("orders", "fills", "positions", "account", "equity", "prices")
@@ -134,7 +137,7 @@ class Snapshot:
         if name not in _SCHEMAS:
             raise ValueError(f"unknown snapshot table {name!r} (tables: {', '.join(TABLES)})")
         for attempt in range(2):
-            parts = sorted((self.path / name).glob("part-*.parquet"))
+            parts = part_files(self.path / name)
             try:
                 frames = [pl.read_parquet(p) for p in parts]
                 break

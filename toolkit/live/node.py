@@ -585,6 +585,7 @@ class TradingNode:
             "instruments": sorted(str(i.id) for i in self.cache.instruments()),
             "venues": sorted({str(c.venue) for c in self.exec_clients.values()}),
             "start_ns": self.clock.timestamp_ns(),
+            "snapshot_interval_secs": self.config.exec_engine.snapshot_positions_interval_secs,
         }
 
     def _write_snapshot(self, status: str) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
+from toolkit.persistence.parts import part_files
+
 ORDER_KEYS = ("instrument_id", "side", "order_type", "quantity", "price", "trigger_price", "status")
 FILL_KEYS = ("instrument_id", "side", "last_qty", "last_px")
 
@@ -52,7 +54,7 @@ class SnapshotError(ValueError):
 def read_table(folder: Path, table: str) -> pl.DataFrame:
     if not (folder / "manifest.json").is_file():
         raise SnapshotError(f"{folder}: not a snapshot folder (no manifest.json)")
-    parts = sorted((folder / table).glob("part-*.parquet"))
+    parts = part_files(folder / table)
     if not parts:
         raise SnapshotError(f"{folder}: the snapshot has no {table}/ table")
     return pl.concat([pl.read_parquet(p) for p in parts], how="vertical")

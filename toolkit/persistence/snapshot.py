@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from toolkit.model.events import OrderFilled
 from toolkit.model.objects import Money, Price, Quantity
+from toolkit.persistence.parts import next_part_number, part_files, part_range
 
 if TYPE_CHECKING:
     from toolkit.backtest.engine import BacktestEngine
@@ -247,8 +248,7 @@ class SnapshotWriter:
 
     def _part_number(self, table: str) -> int:
         if table not in self._next_part:
-            existing = sorted((self.path / table).glob("part-*.parquet")) if (self.path / table).exists() else []
-            self._next_part[table] = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
+            self._next_part[table] = next_part_number(self.path / table)
         number = self._next_part[table]
         self._next_part[table] = number + 1
         return number
@@ -270,6 +270,25 @@ class SnapshotWriter:
         arrow = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         target = self.path / table / "part-00000.parquet"
         _write_atomic(target, lambda tmp: pq.write_table(arrow, tmp))
+        return target
+
+    def compact(self, table: str, max_parts: int) -> Path | None:
+        """When a table has more than `max_parts` files, merge them all into one range file
+        `part-FIRST-LAST.parquet` (written atomically), then delete the files it covers. Readers that list
+        the folder in between skip the covered files (`parts.part_files`), so no row is seen twice or lost."""
+        folder = self.path / table
+        files = part_files(folder)
+        if len(files) <= max(max_parts, 1):
+            return None
+        bounds = [b for f in files if (b := part_range(f)) is not None]
+        if len(bounds) != len(files):
+            return None  # a foreign file in the folder: leave the table as it is
+        merged = pa.concat_tables([pq.read_table(f, schema=SCHEMAS[table]) for f in files])
+        target = folder / f"part-{bounds[0][0]:05d}-{bounds[-1][1]:05d}.parquet"
+        _write_atomic(target, lambda tmp: pq.write_table(merged, tmp))
+        for path in files:
+            if path != target:
+                path.unlink(missing_ok=True)
         return target
 
     def write_manifest(self, manifest: dict[str, Any]) -> Path:
@@ -328,11 +347,16 @@ def position_rows(cache: Any, portfolio: Any) -> list[dict[str, Any]]:
 
 class LiveSnapshot:
     """The snapshot folder of a running node: state tables (orders, positions) are replaced atomically on
-    every write, event tables (fills, account, equity) grow by one part per write, the manifest last."""
+    every write, event tables (fills, account, equity, prices) grow by one part per write and are compacted
+    into one range file when they pass `max_parts` files (so a node writing every second for days keeps a
+    handful of files per table, and readers stay fast), the manifest last."""
 
-    def __init__(self, path: str | Path, header: dict[str, Any]) -> None:
+    APPEND_TABLES = ("fills", "account", "equity", "prices")
+
+    def __init__(self, path: str | Path, header: dict[str, Any], max_parts: int = 64) -> None:
         self.writer = SnapshotWriter(path)
         self.header = dict(header)
+        self.max_parts = max_parts
         self.created = datetime.now(UTC).isoformat()
         self._fills_written = 0
         self._states_written = 0
@@ -372,6 +396,8 @@ class LiveSnapshot:
         if new_prices or self.writes == 0:
             self.writer.write_part("prices", price_rows(new_prices))
             self._prices_written += len(new_prices)
+        for table in self.APPEND_TABLES:
+            self.writer.compact(table, self.max_parts)
         self.writes += 1
         manifest = {
             "schema_version": SNAPSHOT_SCHEMA_VERSION,
