@@ -73,7 +73,10 @@ def run_backtest_file(config: Path, output: Path | None, progress: bool = True) 
 
 def _how_to_open(path: Path) -> str:
     return (
-        "Open it with polars or DuckDB, for example:\n"
+        "Analyse it in marimo:\n"
+        f"  uv run marimo run apps/tearsheet.py -- --snapshot {path}\n"
+        f"  uv run toolkit report {path} --html tearsheet.html\n"
+        "Or open it with polars or DuckDB, for example:\n"
         f"  uv run python -c \"import polars as pl; print(pl.read_parquet('{path}/fills/*.parquet'))\"\n"
         f'  uv run python -c "import duckdb; duckdb.sql(\\"SELECT * FROM read_parquet(\'{path}/equity/*.parquet\')\\")'
         '.show()"\n'
@@ -196,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b")
     p.add_argument("--limit", type=int, default=20, help="differences to print (default 20)")
     p.set_defaults(func=cmd_parity)
+
+    from toolkit.analysis import report as report_cmd
+
+    p = sub.add_parser("report", help="export a snapshot folder's tearsheet as a static HTML file")
+    report_cmd.add_report_arguments(p)
+    p.set_defaults(func=report_cmd.run_report_cli)
 
     from toolkit.adapters.sandbox import server as venue_server
 

@@ -12,6 +12,6 @@ from tests.conftest import PROJECT_ROOT
 def test_ruff_check_is_clean() -> None:
     ruff = Path(sys.executable).parent / "ruff"
     proc = subprocess.run(
-        [str(ruff), "check", "toolkit", "strategies", "tests"], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [str(ruff), "check", "toolkit", "strategies", "tests", "apps"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
