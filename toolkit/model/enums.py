@@ -137,10 +137,30 @@ class ContingencyType(StrEnum):
 
 
 class TriggerType(StrEnum):
+    """Which market price moves a trigger (and trails a trailing stop). NO_TRIGGER: not emulated."""
+
+    NO_TRIGGER = "NO_TRIGGER"
     DEFAULT = "DEFAULT"
     BID_ASK = "BID_ASK"
     LAST_PRICE = "LAST_PRICE"
+    LAST_OR_BID_ASK = "LAST_OR_BID_ASK"
     MID_POINT = "MID_POINT"
+
+
+class TrailingOffsetType(StrEnum):
+    """How a trailing stop's offset is expressed; the risk engine denies anything but the first three."""
+
+    PRICE = "PRICE"
+    BASIS_POINTS = "BASIS_POINTS"
+    TICKS = "TICKS"
+    PRICE_TIER = "PRICE_TIER"
+
+
+class TriggerMode(StrEnum):
+    """When an OTO parent releases its children: on its first fill (PARTIAL) or when fully filled (FULL)."""
+
+    PARTIAL = "PARTIAL"
+    FULL = "FULL"
 
 
 class CurrencyType(StrEnum):

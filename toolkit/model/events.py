@@ -21,6 +21,7 @@ from toolkit.model.enums import (
     OrderType,
     PositionSide,
     TimeInForce,
+    TrailingOffsetType,
     TriggerType,
 )
 from toolkit.model.identifiers import (
@@ -68,6 +69,9 @@ class OrderInitialized(OrderEvent, frozen=True, kw_only=True, tag=True, gc=False
     display_qty: Quantity | None = None
     limit_offset: Decimal | None = None
     trailing_offset: Decimal | None = None
+    trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE
+    activation_price: Price | None = None
+    emulation_trigger: TriggerType = TriggerType.NO_TRIGGER
     contingency_type: ContingencyType = ContingencyType.NO_CONTINGENCY
     order_list_id: OrderListId | None = None
     linked_order_ids: tuple[ClientOrderId, ...] = ()

@@ -141,9 +141,11 @@ class Order:
         "_avg_px_cost",
         "_previous_status",
         "account_id",
+        "activation_price",
         "client_order_id",
         "contingency_type",
         "display_qty",
+        "emulation_trigger",
         "events",
         "expire_time_ns",
         "filled_qty",
@@ -170,6 +172,7 @@ class Order:
         "trade_ids",
         "trader_id",
         "trailing_offset",
+        "trailing_offset_type",
         "trigger_price",
         "trigger_type",
         "ts_init",
@@ -197,6 +200,9 @@ class Order:
         self.display_qty = init.display_qty
         self.limit_offset = init.limit_offset
         self.trailing_offset = init.trailing_offset
+        self.trailing_offset_type = init.trailing_offset_type
+        self.activation_price = init.activation_price
+        self.emulation_trigger = init.emulation_trigger
         self.contingency_type = init.contingency_type
         self.order_list_id = init.order_list_id
         self.linked_order_ids = init.linked_order_ids
