@@ -23,7 +23,7 @@ from toolkit.model.commands import (
     SubmitOrder,
     TradingCommand,
 )
-from toolkit.model.enums import OmsType
+from toolkit.model.enums import OmsType, OrderStatus
 from toolkit.model.events import (
     AccountState,
     OrderCancelRejected,
@@ -31,6 +31,8 @@ from toolkit.model.events import (
     OrderEvent,
     OrderFilled,
     OrderModifyRejected,
+    OrderPendingCancel,
+    OrderPendingUpdate,
     PositionChanged,
     PositionClosed,
     PositionOpened,
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from toolkit.core.clock import Clock
     from toolkit.core.log import Logger
     from toolkit.core.msgbus import MessageBus
+    from toolkit.engine.emulator import OrderEmulator
     from toolkit.engine.portfolio import Portfolio
 
 
@@ -94,6 +97,8 @@ class ExecutionEngine:
         self._hedge_counts: dict[StrategyId, int] = {}
         self.command_count = 0
         self.event_count = 0
+        # Set by the kernel: holds orders with an emulation trigger instead of sending them (engine/emulator.py).
+        self.emulator: OrderEmulator | None = None
         msgbus.register(topics.EXEC_ENGINE_EXECUTE, self.execute)
         msgbus.register(topics.EXEC_ENGINE_PROCESS, self.process)
 
@@ -127,6 +132,12 @@ class ExecutionEngine:
             else:
                 self.log.error("cannot route %s: %s", type(command).__name__, reason)
             return
+        if self.emulator is not None:
+            # Emulated orders are held, canceled and modified by the emulator; it passes on what is the venue's.
+            routed = self.emulator.intercept(command)
+            if routed is None:
+                return
+            command = routed
         if isinstance(command, SubmitOrder):
             client.submit_order(command)
         elif isinstance(command, ModifyOrder):
@@ -174,6 +185,8 @@ class ExecutionEngine:
                 event.client_order_id,
             )
             return
+        if order.status is OrderStatus.EMULATED and type(event) in (OrderPendingCancel, OrderPendingUpdate):
+            return  # the emulator cancels/modifies an emulated order locally: there is no pending state
         try:
             order.apply(event)
         except (InvalidStateTransition, ValueError) as exc:

@@ -18,6 +18,7 @@ from toolkit.core.config import ToolkitConfig
 from toolkit.core.log import Logger
 from toolkit.core.msgbus import MessageBus
 from toolkit.engine.data import DataEngine
+from toolkit.engine.emulator import OrderEmulator
 from toolkit.engine.execution import ExecutionEngine
 from toolkit.engine.portfolio import Portfolio
 from toolkit.engine.risk import RiskEngine, RiskEngineConfig
@@ -54,6 +55,11 @@ class Kernel:
         self.exec_engine = exec_engine_factory(
             clock, self.msgbus, self.cache, self.portfolio, Logger("ExecEngine", clock)
         )
+        # Orders with an emulation trigger are held here until triggered, then sent (see engine/emulator.py).
+        self.emulator = OrderEmulator(
+            clock, self.msgbus, self.cache, self.data_engine, Logger("OrderEmulator", clock), self.exec_engine.process
+        )
+        self.exec_engine.emulator = self.emulator
         self.risk_engine = RiskEngine(
             clock, self.msgbus, self.cache, self.portfolio, Logger("RiskEngine", clock), config.risk_engine
         )
@@ -73,6 +79,9 @@ class Kernel:
 
     def stop(self) -> None:
         self.trader.stop()
+        # Emulated orders of strategies with `cancel_orders_on_stop` are canceled with events, never dropped.
+        stopping = [s.strategy_id for s in self.trader.strategies if getattr(s.config, "cancel_orders_on_stop", True)]
+        self.emulator.cancel_orders(stopping)
         self.data_engine.stop()
 
     def reset(self) -> None:
@@ -80,5 +89,7 @@ class Kernel:
         self.trader.reset()
         self.data_engine.reset()
         self.exec_engine.reset()
+        self.emulator.reset()
         self.portfolio.reset()
+        self.risk_engine.reset()
         self.cache.reset(drop_instruments=False)

@@ -173,6 +173,7 @@ class LiveRiskEngineConfig(RiskEngineConfig):
     qsize: PositiveInt = DEFAULT_QSIZE
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check_ranges(self)
 
 
@@ -392,12 +393,8 @@ _PERSISTENCE = "persistence and reconciliation"
 _STREAMING = "message bus streaming"
 _OWN_BOOKS = "own order books"
 _CONTINGENT = "contingent orders"
-_THROTTLES = "honest fills (order rate throttles)"
 
 NOT_YET_IMPLEMENTED: dict[str, str] = {
-    # risk throttles
-    "risk_engine.max_order_submit_rate": _THROTTLES,
-    "risk_engine.max_order_modify_rate": _THROTTLES,
     # own order books as book views (the audit of the own-order index is implemented)
     "exec_engine.manage_own_order_books": _OWN_BOOKS,
     # strategy options (in each `strategies[i].config` table)

@@ -3,11 +3,13 @@
 An `Order` is built from its `OrderInitialized` event and changes only by `apply(event)`. Every
 event maps to a target status, checked against `LEGAL_TRANSITIONS` (the table of the venue spec
 §9); an illegal one raises `InvalidStateTransition` naming both states and the event, and leaves the
-order unchanged. `filled_qty`, `leaves_qty` and `avg_px` follow from the fills, exactly.
+order unchanged. `filled_qty`, `leaves_qty` and `avg_px` follow from the fills, exactly. An `OrderList` groups
+orders submitted together (a bracket: entry first, then its stop-loss and take-profit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -31,7 +33,7 @@ from toolkit.model.events import (
     OrderTriggered,
     OrderUpdated,
 )
-from toolkit.model.identifiers import AccountId, PositionId, TradeId, VenueOrderId
+from toolkit.model.identifiers import AccountId, OrderListId, PositionId, TradeId, VenueOrderId
 from toolkit.model.objects import FIXED_SCALE, Quantity
 
 S = OrderStatus
@@ -383,3 +385,49 @@ class Order:
 
 def is_time_in_force_immediate(tif: TimeInForce) -> bool:
     return tif is TimeInForce.IOC or tif is TimeInForce.FOK
+
+
+class OrderList:
+    """Orders submitted together under one `OrderListId`, in submission order; `first` is the entry.
+
+    All orders belong to one strategy and one instrument, and each client order id appears once.
+    """
+
+    __slots__ = ("id", "instrument_id", "orders", "strategy_id")
+
+    def __init__(self, order_list_id: OrderListId, orders: Sequence[Order]) -> None:
+        if not orders:
+            raise ValueError(f"order list {order_list_id}: orders must not be empty")
+        first = orders[0]
+        ids = [o.client_order_id for o in orders]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"order list {order_list_id}: duplicate client order ids in {ids}")
+        for order in orders:
+            if order.strategy_id != first.strategy_id:
+                raise ValueError(
+                    f"order list {order_list_id}: {order.client_order_id} belongs to strategy {order.strategy_id}, "
+                    f"not {first.strategy_id}"
+                )
+            if order.instrument_id != first.instrument_id:
+                raise ValueError(
+                    f"order list {order_list_id}: {order.client_order_id} is for {order.instrument_id}, "
+                    f"not {first.instrument_id}"
+                )
+        self.id = order_list_id
+        self.orders: tuple[Order, ...] = tuple(orders)
+        self.strategy_id = first.strategy_id
+        self.instrument_id = first.instrument_id
+
+    @property
+    def first(self) -> Order:
+        return self.orders[0]
+
+    def __len__(self) -> int:
+        return len(self.orders)
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self.orders)
+
+    def __repr__(self) -> str:
+        ids = ", ".join(str(o.client_order_id) for o in self.orders)
+        return f"OrderList({self.id} {self.instrument_id} [{ids}])"

@@ -2,7 +2,8 @@
 
 The same config (one TOML table) serves a backtest and a live node. The live fields are accepted in
 both; which of them act today and which arrive with later issues is written in `StrategyConfig`'s
-docstring (and in `docs/live.md`, "Configuration reference").
+docstring (and in `docs/live.md`, "Configuration reference"). Contingent orders and GTD expiry are
+handled on the client side by `toolkit.trading.order_manager` when the config asks for them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from toolkit.core.config import ToolkitConfig
-from toolkit.model.enums import OmsType
+from toolkit.model.enums import OmsType, TriggerMode
 from toolkit.model.identifiers import InstrumentId
 
 
@@ -35,10 +36,14 @@ class StrategyConfig(ToolkitConfig):
     - `external_order_claims`: instrument ids whose external orders (found at the venue by
       reconciliation) this strategy takes over; empty = none (the spec's None). Implemented by the
       "persistence and reconciliation" issue: accepted and reported as not yet active until then.
-    - `manage_contingent_orders`: manage OTO/OCO/OUO links itself (cancel / reduce the linked orders).
-      Implemented by the "contingent orders" issue.
-    - `manage_gtd_expiry`: keep its own timers to cancel GTD orders at expiry instead of relying on the
-      venue. Implemented by the "contingent orders" issue.
+    - `manage_contingent_orders`: handle OTO/OCO/OUO links on the client side, so they work with any
+      venue (`toolkit.trading.order_manager`): OTO children are held until their parent fills, a fill
+      or cancel of a linked order cancels or resizes the others.
+    - `oto_trigger_mode`: when held OTO children are sent: on the parent's first fill, sized to what
+      has filled and resized as it fills further (PARTIAL, the default), or once it is fully filled
+      (FULL). Used with `manage_contingent_orders`.
+    - `manage_gtd_expiry`: a timer on the strategy's clock cancels each GTD order the strategy
+      submits at its expire time if it is still working (for venues that do not expire GTD orders).
     - `log_events`: log every order and position event the strategy receives.
 
     `toolkit.live.config.unimplemented_options` lists the not-yet-active options a node config sets, so
@@ -51,6 +56,7 @@ class StrategyConfig(ToolkitConfig):
     external_order_claims: list[InstrumentId] = msgspec.field(default_factory=list)
     manage_contingent_orders: bool = False
     manage_gtd_expiry: bool = False
+    oto_trigger_mode: TriggerMode = TriggerMode.PARTIAL
     use_uuid_client_order_ids: bool = False
     cancel_orders_on_stop: bool = True
     log_events: bool = True

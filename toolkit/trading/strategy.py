@@ -3,12 +3,13 @@
 An `Actor` receives market data it subscribed to (`on_quote_tick`, `on_trade_tick`, `on_bar`),
 timer events through `self.clock`, and lifecycle calls (`on_start`, `on_stop`, `on_resume`,
 `on_reset`, `on_save`/`on_load` for state kept across restarts). A `Strategy` also trades: it
-builds orders with `self.order_factory`, sends them with `submit_order`, `modify_order`,
-`cancel_order`, `cancel_all_orders`, `close_position` and `close_all_positions`, and hears back
-through `on_order_*` (one handler per order event), `on_position_opened/changed/closed` and
-`on_event`. Time comes only from `self.clock`; state from `self.cache` and `self.portfolio`.
-Callbacks run on the engine's thread (the live node's event loop): keep them quick and move
-blocking work to an executor.
+builds orders with `self.order_factory`, sends them with `submit_order`, `submit_order_list`,
+`modify_order`, `cancel_order`, `cancel_all_orders`, `close_position` and `close_all_positions`,
+and hears back through `on_order_*` (one handler per order event), `on_position_opened/changed/closed`
+and `on_event`. With `manage_contingent_orders` / `manage_gtd_expiry` an `OrderManager` handles
+OTO/OCO/OUO links and GTD expiry on the client side after the user's handlers have run. Time comes
+only from `self.clock`; state from `self.cache` and `self.portfolio`. Callbacks run on the engine's
+thread (the live node's event loop): keep them quick and move blocking work to an executor.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ from toolkit.model.events import (
 )
 from toolkit.model.identifiers import InstrumentId, PositionId, StrategyId, TraderId
 from toolkit.model.objects import Price, Quantity
-from toolkit.model.orders import Order
+from toolkit.model.orders import Order, OrderList
 from toolkit.trading.config import ActorConfig, StrategyConfig
 from toolkit.trading.order_factory import OrderFactory
+from toolkit.trading.order_manager import OrderManager, OrderManagerHost
 
 if TYPE_CHECKING:
     from toolkit.core.cache import Cache
@@ -337,6 +339,7 @@ class Strategy(Actor):
         self.strategy_id = strategy_id
         self.oms_type = config.oms_type
         self._order_factory: OrderFactory | None = None
+        self._order_manager: OrderManager | None = None
         self._order_handlers: dict[type, Callable[[Any], None]] = {}
         self._position_handlers: dict[type, Callable[[Any], None]] = {}
 
@@ -353,6 +356,22 @@ class Strategy(Actor):
         self._order_factory = OrderFactory(
             trader_id, self.strategy_id, clock, use_uuids=self.config.use_uuid_client_order_ids
         )
+        if self.config.manage_contingent_orders or self.config.manage_gtd_expiry:
+            host = OrderManagerHost(
+                lookup=cache.order,
+                submit=self._send_submit,
+                modify=lambda order, quantity: self.modify_order(order, quantity=quantity),
+                cancel=self.cancel_order,
+                process_local=self._process_local,
+            )
+            self._order_manager = OrderManager(
+                host,
+                clock,
+                name=str(self.strategy_id),
+                manage_contingent_orders=self.config.manage_contingent_orders,
+                manage_gtd_expiry=self.config.manage_gtd_expiry,
+                trigger_mode=self.config.oto_trigger_mode,
+            )
         self._order_handlers = {kind: getattr(self, name) for kind, name in _ORDER_HANDLER_NAMES.items()}
         self._position_handlers = {kind: getattr(self, name) for kind, name in _POSITION_HANDLER_NAMES.items()}
         msgbus.subscribe(topics.order_events_topic(self.strategy_id), self._handle_order_event)
@@ -364,9 +383,16 @@ class Strategy(Actor):
             raise RuntimeError(f"{self.id} is not registered with a trader: no order factory yet")
         return self._order_factory
 
+    @property
+    def order_manager(self) -> OrderManager | None:
+        """The client-side contingent-order / GTD manager, or None when the config asks for neither."""
+        return self._order_manager
+
     def _on_reset(self) -> None:
         if self._order_factory is not None:
             self._order_factory.reset()
+        if self._order_manager is not None:
+            self._order_manager.reset()
         super()._on_reset()
 
     # ---- event handlers for users ----------------------------------------------------------------
@@ -398,6 +424,8 @@ class Strategy(Actor):
             handler(event)
         self.on_order_event(event)
         self.on_event(event)
+        if self._order_manager is not None:
+            self._order_manager.handle_event(event)
 
     def _handle_position_event(self, event: PositionEvent) -> None:
         handler = self._position_handlers.get(type(event))
@@ -405,6 +433,8 @@ class Strategy(Actor):
             handler(event)
         self.on_position_event(event)
         self.on_event(event)
+        if self._order_manager is not None:
+            self._order_manager.handle_position_event(event)
 
     # ---- trading -------------------------------------------------------------------------------
     def submit_order(self, order: Order, position_id: PositionId | None = None) -> None:
@@ -414,6 +444,37 @@ class Strategy(Actor):
         if order.status is not OrderStatus.INITIALIZED:
             raise ValueError(f"{self.id}: order {order.client_order_id} was already submitted ({order.status.value})")
         self.cache.add_order(order, position_id)
+        self._send_submit(order, position_id)
+
+    def submit_order_list(self, order_list: OrderList, position_id: PositionId | None = None) -> None:
+        """Send the orders of a list (e.g. `order_factory.bracket(...)`) as SubmitOrder commands, in list order.
+
+        Every order is added to the cache first. Without `manage_contingent_orders` all are sent at once and the
+        venue handles their contingency fields; with it, OTO children are held here until their parent fills
+        (see `toolkit.trading.order_manager`).
+        """
+        if not isinstance(order_list, OrderList):
+            raise TypeError(f"{self.id}: submit_order_list needs an OrderList, got {type(order_list).__name__}")
+        for order in order_list:
+            if order.strategy_id != self.strategy_id:
+                raise ValueError(f"{self.id}: order {order.client_order_id} belongs to strategy {order.strategy_id}")
+            if order.status is not OrderStatus.INITIALIZED:
+                raise ValueError(
+                    f"{self.id}: order {order.client_order_id} was already submitted ({order.status.value})"
+                )
+            if self.cache.order_exists(order.client_order_id):
+                raise ValueError(f"{self.id}: order {order.client_order_id} is already in the cache")
+        for order in order_list:
+            self.cache.add_order(order, position_id)
+        to_send = list(order_list) if self._order_manager is None else self._order_manager.split_list(order_list.orders)
+        for order in to_send:
+            if order.status is OrderStatus.INITIALIZED:  # an earlier one's denial may have discarded it
+                self._send_submit(order, position_id)
+
+    def _send_submit(self, order: Order, position_id: PositionId | None) -> None:
+        """Send an order already in the cache through the risk engine."""
+        if self._order_manager is not None:
+            self._order_manager.on_submit(order)
         command = SubmitOrder(
             trader_id=order.trader_id,
             strategy_id=self.strategy_id,
@@ -431,8 +492,12 @@ class Strategy(Actor):
         price: Price | None = None,
         trigger_price: Price | None = None,
     ) -> None:
-        """Ask the venue to change a working order; `on_order_updated` or `on_order_modify_rejected` follows."""
-        if order.is_closed or order.status is OrderStatus.INITIALIZED:
+        """Ask the venue to change a working order; `on_order_updated` or `on_order_modify_rejected` follows.
+
+        An order held back by the order manager (an OTO child whose parent has not filled) is changed here at once.
+        """
+        held = self._is_held(order)
+        if order.is_closed or (order.status is OrderStatus.INITIALIZED and not held):
             self.log.warning("cannot modify %s: it is %s", order.client_order_id, order.status.value)
             return
         unchanged = (
@@ -442,6 +507,10 @@ class Strategy(Actor):
         )
         if unchanged:
             self.log.warning("modify of %s changes nothing: not sent", order.client_order_id)
+            return
+        if held:
+            fields = {"quantity": quantity or order.quantity, "price": price, "trigger_price": trigger_price}
+            self._process_local(order, OrderUpdated, fields)
             return
         now = self.clock.timestamp_ns()
         if order.status is not OrderStatus.PENDING_UPDATE:
@@ -461,7 +530,13 @@ class Strategy(Actor):
         )
 
     def cancel_order(self, order: Order) -> None:
-        """Ask the venue to cancel; `on_order_canceled` or `on_order_cancel_rejected` follows."""
+        """Ask the venue to cancel; `on_order_canceled` or `on_order_cancel_rejected` follows.
+
+        An order held back by the order manager is canceled here at once (it never reaches the venue).
+        """
+        if self._is_held(order) and self._order_manager is not None:
+            self._order_manager.discard(order)
+            return
         if order.is_closed or order.status is OrderStatus.INITIALIZED:
             self.log.warning("cannot cancel %s: it is %s", order.client_order_id, order.status.value)
             return
@@ -520,6 +595,26 @@ class Strategy(Actor):
             instrument_id=InstrumentId(instrument_id), strategy_id=self.strategy_id, side=position_side
         ):
             self.close_position(position, tags)
+
+    def _is_held(self, order: Order) -> bool:
+        manager = self._order_manager
+        return manager is not None and order.status is OrderStatus.INITIALIZED and order.client_order_id in manager.held
+
+    def _process_local(self, order: Order, event_type: type, fields: dict[str, object]) -> None:
+        """Apply an event made here (a held order canceled or resized before it was ever sent)."""
+        now = self.clock.timestamp_ns()
+        self.msgbus.send(
+            topics.EXEC_ENGINE_PROCESS,
+            event_type(
+                trader_id=order.trader_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                ts_event=now,
+                ts_init=now,
+                **fields,
+            ),
+        )
 
     def _send_pending(self, order: Order, event_type: type, now: int) -> None:
         self.msgbus.send(
