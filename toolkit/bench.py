@@ -242,6 +242,9 @@ def workload_live_latency(events: int) -> dict[str, Any]:
                 "instruments_file": str(instruments),
                 "data_clients": {"LOOP": {"factory": loopback}},
                 "exec_clients": {"LOOP": {"factory": loopback}},
+                # Quotes arrive as fast as the node takes them: lift the 100/s submit throttle, else
+                # denied orders would leave quotes unanswered (the figure is the path, not the limit).
+                "risk_engine": {"max_order_submit_rate": "100000000/00:00:01"},
                 "strategies": [
                     {
                         "path": "toolkit.bench:OrderEveryQuote",

@@ -30,7 +30,9 @@ AUD = Currency.from_str("AUD")
 ROUND_TRIPS = 10_000
 SEED = 20240611
 T0 = 1_700_000_000_000_000_000
-START = Money.of(1_000_000, USD)
+# Large enough that the random walk of PnL (quotes jump anywhere in 0.5..1.5 every second) never leaves the
+# account without free balance: the risk engine denies orders whose margin exceeds it.
+START = Money.of(1_000_000_000, USD)
 
 INSTRUMENT = CurrencyPair(
     id=InstrumentId("AUD/USD.SIM"),

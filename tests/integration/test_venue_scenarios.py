@@ -553,11 +553,12 @@ def test_check_21_buy_stop_fills_at_the_ask_when_triggered_by_a_quote() -> None:
     assert run.strategy.names(order) == ["Submitted", "Accepted", "Filled"]  # no Triggered for stop-market
 
 
-def test_check_21_balance_converts_the_jpy_commission_at_the_fill_price() -> None:
-    """Deliberate difference from the spec's 999,997.86 USD (which converts the 193 JPY commission at the
-    previous quote's mid, 90.0035): we convert a pair's own quote currency at the fill price, the rate the
-    trade actually happened at (193 / 96.711 = 2.00 USD). Documented in docs/architecture.md."""
-    assert _check_21_run().balance() == Money.of("999998.00", USD)
+def test_check_21_balance_converts_the_jpy_commission_at_the_current_rate() -> None:
+    """Spec §5.3: the 193 JPY commission is converted to USD at the current rate. The venue matches the
+    96.710/96.711 quote before the cache sees it, so the current rate is the previous quote's mid, 90.0035:
+    193 / 90.0035 = 2.1443... -> 2.14 USD (the bid 90.002 or ask 90.005 also give 2.14; the fill price 96.711
+    would give 2.00)."""
+    assert _check_21_run().balance() == Money.of("999997.86", USD)
 
 
 def test_check_22_buy_stop_limit_triggered_but_not_marketable_stays_open() -> None:

@@ -1,9 +1,11 @@
-"""Unit tests of the pre-trade risk engine (`toolkit.engine.risk`, venue spec §8).
+"""Unit tests of the pre-trade risk engine (`toolkit.engine.risk` and `risk_checks`, venue spec §8).
 
-First the pure functions (`check_order`, `check_price`, `check_quantity`, `reference_price_raw`),
-one test per denial reason and a test that the reasons come in the spec's order; then through a
-real `BacktestEngine`: a price with too many decimals is DENIED and the strategy hears the reason
-in `on_order_denied`, and a modify with a bad price ends in `on_order_modify_rejected`.
+First the pure functions (`check_order`, `check_price`, `check_quantity`, `reference_price_raw`, the
+throttle and rate parsing), one test per denial reason and a test that the reasons come in the spec's
+order; then through a real `BacktestEngine`: a price with too many decimals is DENIED and the strategy
+hears the reason in `on_order_denied`, a modify with a bad price ends in `on_order_modify_rejected`,
+HALTED and REDUCING states, submit and modify throttles on the simulated clock, and the margin check
+with its figures worked out in the test's docstring.
 """
 
 from __future__ import annotations
@@ -14,10 +16,32 @@ from typing import Any
 
 import pytest
 
-from toolkit.backtest.engine import BacktestEngine
-from toolkit.engine.risk import check_order, check_price, check_quantity, reference_price_raw
+from toolkit.backtest.config import RunFile
+from toolkit.backtest.engine import BacktestEngine, BacktestEngineConfig
+from toolkit.core.config import ConfigError, config_from_dict
+from toolkit.engine import topics
+from toolkit.engine.kernel import KernelConfig
+from toolkit.engine.risk import RiskEngineConfig
+from toolkit.engine.risk_checks import (
+    check_order,
+    check_price,
+    check_quantity,
+    reference_price_raw,
+    trailing_trigger_raw,
+)
+from toolkit.engine.throttle import Throttle, parse_rate
 from toolkit.model.data import QuoteTick
-from toolkit.model.enums import AccountType, OmsType, OrderSide, OrderStatus, OrderType, TimeInForce, TradingState
+from toolkit.model.enums import (
+    AccountType,
+    OmsType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+    TradingState,
+    TrailingOffsetType,
+    TriggerType,
+)
 from toolkit.model.events import (
     OrderDenied,
     OrderEvent,
@@ -78,6 +102,10 @@ def make_order(
     expire_time_ns: int = 0,
     reduce_only: bool = False,
     instrument_id: InstrumentId = INSTRUMENT.id,
+    trailing_offset: str | None = None,
+    trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE,
+    activation: str | None = None,
+    trigger_type: TriggerType = TriggerType.DEFAULT,
 ) -> Order:
     """An order built straight from its `OrderInitialized` (no factory checks), so bad values get through."""
     quantity = qty if isinstance(qty, Quantity) else Quantity.from_int(qty)
@@ -96,6 +124,10 @@ def make_order(
         price=px,
         trigger_price=trig,
         reduce_only=reduce_only,
+        trailing_offset=None if trailing_offset is None else Decimal(trailing_offset),
+        trailing_offset_type=trailing_offset_type,
+        activation_price=None if activation is None else Price.from_str(activation),
+        trigger_type=trigger_type,
         ts_event=NOW,
         ts_init=NOW,
     )
@@ -114,6 +146,7 @@ def check(
     state: TradingState = TradingState.ACTIVE,
     bid: str = "0.99995",
     ask: str = "1.00005",
+    margin: Money | None = None,
 ) -> str | None:
     """`check_order` with the reference price computed as the engine does; sizes in whole units."""
     reference = reference_price_raw(order, Price.from_str(bid).raw, Price.from_str(ask).raw, None)
@@ -128,6 +161,7 @@ def check(
         free_balance=free if free is not None else Money.of(10_000_000, USD),
         max_notional=max_notional,
         trading_state=state,
+        order_margin=margin,
     )
 
 
@@ -330,6 +364,98 @@ def test_position_reducing_sell_skips_the_balance_check() -> None:
     assert check(reduce_only, free=Money.of(1, USD)) is None
 
 
+def test_margin_account_denies_an_order_needing_more_margin_than_is_free() -> None:
+    order = make_order(BUY, 100_000, "1.00000")
+    margin = Money.of("12345.67", USD)
+    reason = check(order, account_type=AccountType.MARGIN, margin=margin, free=Money.of(10_000, USD))
+    assert reason == "MARGIN_EXCEEDS_FREE_BALANCE: order margin 12,345.67 USD > free 10,000.00 USD"
+    # a margin equal to the free balance fits; cash accounts are not asked about margin
+    assert check(order, account_type=AccountType.MARGIN, margin=margin, free=margin) is None
+    assert check(order, account_type=AccountType.CASH, margin=margin, free=Money.of(1_000_000, USD)) is None
+
+
+@pytest.mark.parametrize(
+    ("side", "net", "reduce_only"),
+    [(SELL, 100_000, False), (BUY, -100_000, False), (SELL, 0, True), (BUY, 0, True)],
+    ids=["sell-within-long", "buy-within-short", "reduce-only-sell", "reduce-only-buy"],
+)
+def test_margin_check_skips_position_reducing_orders(side: OrderSide, net: int, reduce_only: bool) -> None:
+    order = make_order(side, 100_000, "1.00000", reduce_only=reduce_only)
+    kwargs: dict[str, Any] = {"account_type": AccountType.MARGIN, "margin": Money.of(3_000, USD)}
+    assert check(order, net=net, free=Money.of(1, USD), **kwargs) is None
+
+
+@pytest.mark.parametrize(("side", "net"), [(SELL, 50_000), (BUY, -50_000), (BUY, 100_000), (SELL, 0)])
+def test_margin_check_applies_to_orders_that_do_not_reduce(side: OrderSide, net: int) -> None:
+    order = make_order(side, 100_000, "1.00000")
+    reason = check(order, net=net, account_type=AccountType.MARGIN, margin=Money.of(3_000, USD), free=Money.of(1, USD))
+    assert reason == "MARGIN_EXCEEDS_FREE_BALANCE: order margin 3,000.00 USD > free 1.00 USD"
+
+
+# ---- 3. trailing stops ---------------------------------------------------------------------------------
+TRAILING = (OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT)
+
+
+def trailing_order(order_type: OrderType, side: OrderSide = SELL, **kwargs: Any) -> Order:
+    price = "0.99800" if order_type is OrderType.TRAILING_STOP_LIMIT and side is SELL else None
+    fields: dict[str, Any] = {"trailing_offset": "0.00100", "order_type": order_type, "price": price}
+    fields.update(kwargs)
+    return make_order(side, 100_000, **fields)
+
+
+@pytest.mark.parametrize("order_type", TRAILING)
+@pytest.mark.parametrize(
+    ("offset_type", "offset"),
+    [(TrailingOffsetType.PRICE, "0.00100"), (TrailingOffsetType.BASIS_POINTS, "10"), (TrailingOffsetType.TICKS, "20")],
+)
+def test_trailing_stop_with_a_supported_offset_type_passes(
+    order_type: OrderType, offset_type: TrailingOffsetType, offset: str
+) -> None:
+    order = trailing_order(order_type, trailing_offset=offset, trailing_offset_type=offset_type)
+    assert check(order) is None
+
+
+@pytest.mark.parametrize("order_type", TRAILING)
+def test_trailing_stop_with_an_unsupported_offset_type_is_denied(order_type: OrderType) -> None:
+    order = trailing_order(order_type, trailing_offset_type=TrailingOffsetType.PRICE_TIER)
+    assert check(order) == (
+        f"trailing_offset_type PRICE_TIER not supported for {order_type.value} (use PRICE, BASIS_POINTS or TICKS)"
+    )
+
+
+def test_trailing_stop_without_a_usable_offset_or_with_a_bad_activation_price_is_denied() -> None:
+    tsm = OrderType.TRAILING_STOP_MARKET
+    assert check(trailing_order(tsm, trailing_offset=None)) == "TRAILING_STOP_MARKET order has no trailing_offset"
+    assert check(trailing_order(tsm, trailing_offset="0")) == "trailing_offset 0 invalid (not positive)"
+    reason = check(trailing_order(tsm, activation="1.000001"))
+    assert reason == "activation price 1.000001 invalid (precision 6 > 5)"
+
+
+def test_reference_price_of_a_trailing_stop_without_a_trigger_comes_from_the_market() -> None:
+    """Spec §3.7: on quote 13/14 with offset 1.0 a BUY gets trigger 15.000 and a SELL 12.000."""
+    f = FIXED_SCALE
+    bid, ask = 13 * f, 14 * f
+    tsm = OrderType.TRAILING_STOP_MARKET
+    buy = make_order(BUY, price=None, order_type=tsm, trailing_offset="1.0")
+    sell = make_order(SELL, price=None, order_type=tsm, trailing_offset="1.0")
+    assert reference_price_raw(buy, bid, ask, None) == 15 * f
+    assert reference_price_raw(sell, bid, ask, None) == 12 * f
+    last = make_order(SELL, price=None, order_type=tsm, trailing_offset="1.0", trigger_type=TriggerType.LAST_PRICE)
+    assert reference_price_raw(last, bid, ask, 20 * f) == 19 * f
+    activated = make_order(SELL, price=None, order_type=tsm, trailing_offset="1.0", activation="15.000")
+    assert reference_price_raw(activated, bid, ask, None) == 14 * f
+    bps = make_order(
+        BUY, price=None, order_type=tsm, trailing_offset="100", trailing_offset_type=TrailingOffsetType.BASIS_POINTS
+    )
+    assert reference_price_raw(bps, bid, ask, None) == Price.from_str("14.14").raw  # 1% of 14
+    ticks = make_order(
+        BUY, price=None, order_type=tsm, trailing_offset="5", trailing_offset_type=TrailingOffsetType.TICKS
+    )
+    assert reference_price_raw(ticks, bid, ask, None, Price.from_str("0.01").raw) == Price.from_str("14.05").raw
+    assert reference_price_raw(ticks, bid, ask, None) is None  # ticks need the instrument's increment
+    assert trailing_trigger_raw(sell, 13 * f, None) == 12 * f
+
+
 def test_reference_price() -> None:
     bid, ask, last = 99 * FIXED_SCALE, 101 * FIXED_SCALE, 100 * FIXED_SCALE
     assert reference_price_raw(make_order(BUY, price=None, order_type=OrderType.MARKET), bid, ask, last) == ask
@@ -353,9 +479,61 @@ def test_reducing_denies_orders_that_add_to_the_net_position(side: OrderSide, ne
     assert reason is not None and reason.startswith("TradingState.REDUCING")
 
 
-@pytest.mark.parametrize(("side", "net"), [(SELL, 100_000), (BUY, -100_000)])
-def test_reducing_allows_orders_that_reduce(side: OrderSide, net: int) -> None:
+@pytest.mark.parametrize(("side", "net"), [(SELL, 100_000), (BUY, -100_000), (BUY, 0), (SELL, 0)])
+def test_reducing_allows_orders_that_reduce_and_orders_sent_while_flat(side: OrderSide, net: int) -> None:
+    """Spec §8.7: REDUCING denies a BUY while net long or a SELL while net short, nothing else."""
     assert check(make_order(side), state=TradingState.REDUCING, net=net) is None
+
+
+# ---- 8. rate throttles -----------------------------------------------------------------------------------
+def test_parse_rate_reads_limit_and_interval() -> None:
+    assert parse_rate("100/00:00:01") == (100, 1_000_000_000)
+    assert parse_rate("5/01:30:00") == (5, 5_400_000_000_000)
+
+
+@pytest.mark.parametrize(
+    "text", ["100", "100/1s", "0/00:00:01", "10/00:00:00", "10/00:60:00", "-1/00:00:01", "ten/00:00:01", ""]
+)
+def test_parse_rate_rejects_malformed_rates(text: str) -> None:
+    with pytest.raises(ValueError, match=r"rate|limit|interval|minutes"):
+        parse_rate(text)
+
+
+def test_throttle_is_a_sliding_window_that_does_not_count_refusals() -> None:
+    throttle = Throttle(3, 10)
+    assert [throttle.try_admit(ts) for ts in (0, 1, 5, 9, 9)] == [True, True, True, False, False]
+    assert throttle.try_admit(10)  # the event at 0 has left the window (10 - 10, 10]
+    assert not throttle.try_admit(10)
+    assert throttle.try_admit(11)  # and the one at 1
+    assert throttle.used(11) == 3
+
+
+def test_rates_and_notionals_are_checked_when_the_config_is_loaded() -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(
+            {"risk_engine": {"max_order_modify_rate": "100 per second"}},
+            KernelConfig,
+            source="run.toml",
+            path_prefix="backtest",
+        )
+    assert info.value.field == "backtest.risk_engine.max_order_modify_rate"
+    assert "expected 'LIMIT/HH:MM:SS'" in info.value.reason
+    with pytest.raises(ValueError, match="field `max_order_submit_rate`: '0/00:00:01': the limit must be at least 1"):
+        RiskEngineConfig(max_order_submit_rate="0/00:00:01")
+    with pytest.raises(ValueError, match=r"field `max_notional_per_order`: AUD/USD\.SIM = 'lots'"):
+        RiskEngineConfig(max_notional_per_order={"AUD/USD.SIM": "lots"})
+
+
+def test_a_run_file_risk_engine_table_is_checked_and_reaches_the_engine() -> None:
+    base = {"strategy": {}, "backtest": {"venue": {"starting_balances": ["1000000 USD"]}}}
+    bad = {**base, "backtest": {**base["backtest"], "risk_engine": {"max_order_submit_rate": "5/0:0:1"}}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(bad, RunFile, source="run.toml")
+    assert info.value.field == "backtest.risk_engine.max_order_submit_rate"
+    good = {**base, "backtest": {**base["backtest"], "risk_engine": {"max_order_submit_rate": "5/00:00:01"}}}
+    run = config_from_dict(good, RunFile, source="run.toml")
+    assert run.backtest is not None
+    assert run.backtest.risk_engine.max_order_submit_rate == "5/00:00:01"
 
 
 # ---- the order of the checks -----------------------------------------------------------------------------
@@ -432,6 +610,9 @@ SIM_AUDUSD = CurrencyPair(
 )
 
 
+ONE_MILLION_USD = Money.of(1_000_000, USD)
+
+
 class ScriptedStrategy(Strategy):
     """Runs `script[n](self)` on the n-th quote and records every order event it receives."""
 
@@ -444,6 +625,7 @@ class ScriptedStrategy(Strategy):
         self.denied: list[OrderDenied] = []
         self.modify_rejected: list[OrderModifyRejected] = []
         self.orders: list[Order] = []
+        self.engine: BacktestEngine | None = None
 
     def on_start(self) -> None:
         self.subscribe_quote_ticks(self.instrument_id)
@@ -469,10 +651,23 @@ class ScriptedStrategy(Strategy):
         self.submit_order(order)
         return order
 
+    def market(self, side: OrderSide, qty: int) -> Order:
+        order = self.order_factory.market(self.instrument_id, side, Quantity.from_int(qty))
+        self.orders.append(order)
+        self.submit_order(order)
+        return order
 
-def run_backtest(script: dict[int, Callable[[ScriptedStrategy], None]], quotes: int = 3) -> ScriptedStrategy:
-    engine = BacktestEngine()
-    engine.add_venue("SIM", OmsType.NETTING, AccountType.MARGIN, [Money.of(1_000_000, USD)], base_currency=USD)
+
+def run_backtest(
+    script: dict[int, Callable[[ScriptedStrategy], None]],
+    quotes: int = 3,
+    *,
+    risk: RiskEngineConfig | None = None,
+    balance: Money = ONE_MILLION_USD,
+) -> ScriptedStrategy:
+    """AUD/USD quotes 1.00000/1.00002 x 1M, one per second, on a NETTING MARGIN account (leverage 1)."""
+    engine = BacktestEngine(BacktestEngineConfig(risk_engine=risk or RiskEngineConfig()))
+    engine.add_venue("SIM", OmsType.NETTING, AccountType.MARGIN, [balance], base_currency=USD)
     engine.add_instrument(SIM_AUDUSD)
     ticks = [
         QuoteTick.of(
@@ -487,6 +682,7 @@ def run_backtest(script: dict[int, Callable[[ScriptedStrategy], None]], quotes: 
     ]
     engine.add_data(ticks)
     strategy = ScriptedStrategy(SIM_AUDUSD.id, script)
+    strategy.engine = engine
     engine.add_strategy(strategy)
     engine.run()
     return strategy
@@ -603,38 +799,144 @@ def test_backtest_halted_denies_submits_rejects_modifies_and_still_cancels() -> 
     assert second.status is OrderStatus.CANCELED  # cancels still go through
 
 
-def test_backtest_reducing_rejects_a_modify_that_increases_exposure() -> None:
-    engine = BacktestEngine()
-    engine.add_venue("SIM", OmsType.NETTING, AccountType.MARGIN, [Money.of(1_000_000, USD)], base_currency=USD)
-    engine.add_instrument(SIM_AUDUSD)
-    engine.add_data(
-        [
-            QuoteTick.of(
-                SIM_AUDUSD.id,
-                Price.from_str("1.00000"),
-                Price.from_str("1.00002"),
-                Quantity.from_int(1_000_000),
-                Quantity.from_int(1_000_000),
-                NOW + i * 1_000_000_000,
-            )
-            for i in range(2)
-        ]
-    )
+def test_backtest_reducing_denies_adding_orders_and_rejects_a_modify_that_increases_exposure() -> None:
+    def reduce_then_act(s: ScriptedStrategy) -> None:
+        assert s.engine is not None
+        s.engine.kernel.risk_engine.set_trading_state(TradingState.REDUCING)
+        s.modify_order(s.orders[1], quantity=Quantity.from_int(150_000))  # BUY while long: rejected
+        s.modify_order(s.orders[2], quantity=Quantity.from_int(80_000))  # SELL while long: allowed
+        s.limit(BUY, 10_000, "0.99980")  # denied
+        s.limit(SELL, 10_000, "1.00020")  # allowed
 
-    def reduce_then_modify(s: ScriptedStrategy) -> None:
-        engine.kernel.risk_engine.set_trading_state(TradingState.REDUCING)
-        s.modify_order(s.orders[0], quantity=Quantity.from_int(150_000))
-        s.modify_order(s.orders[1], quantity=Quantity.from_int(50_000))
-
-    strategy = ScriptedStrategy(
-        SIM_AUDUSD.id,
-        {0: lambda s: (s.limit(BUY, 100_000, "0.99990"), s.limit(BUY, 100_000, "0.99985")), 1: reduce_then_modify},
+    strategy = run_backtest(
+        {
+            0: lambda s: (s.market(BUY, 100_000), s.limit(BUY, 100_000, "0.99990"), s.limit(SELL, 50_000, "1.00010")),
+            1: reduce_then_act,
+        }
     )
-    engine.add_strategy(strategy)
-    engine.run()
-    first, second = strategy.orders
+    _, buy_limit, sell_limit, buy_more, sell_more = strategy.orders
     assert [(e.client_order_id, e.reason) for e in strategy.modify_rejected] == [
-        (first.client_order_id, "TradingState.REDUCING: modify would increase exposure")
+        (buy_limit.client_order_id, "TradingState.REDUCING: modify would increase exposure")
     ]
-    assert first.quantity == Quantity.from_int(100_000)
-    assert second.quantity == Quantity.from_int(50_000) and second.status is OrderStatus.ACCEPTED
+    assert buy_limit.quantity == Quantity.from_int(100_000)
+    assert sell_limit.quantity == Quantity.from_int(80_000) and sell_limit.status is OrderStatus.ACCEPTED
+    assert [(d.client_order_id, d.reason) for d in strategy.denied] == [
+        (buy_more.client_order_id, "TradingState.REDUCING: BUY order while net long would increase exposure")
+    ]
+    assert sell_more.status is OrderStatus.ACCEPTED
+
+
+def test_backtest_trading_state_changes_are_published_once_per_change() -> None:
+    engine = BacktestEngine()
+    seen: list[TradingState] = []
+    engine.kernel.msgbus.subscribe(topics.TRADING_STATE, seen.append)
+    risk = engine.kernel.risk_engine
+    risk.set_trading_state(TradingState.HALTED)
+    risk.set_trading_state(TradingState.HALTED)
+    risk.set_trading_state(TradingState.ACTIVE)
+    assert seen == [TradingState.HALTED, TradingState.ACTIVE]
+    risk.set_trading_state(TradingState.REDUCING)
+    engine.reset()
+    assert risk.trading_state is TradingState.ACTIVE  # a new run starts in the configured state
+
+
+# ---- throttles and margin through a real BacktestEngine ----------------------------------------------------
+def test_backtest_submits_beyond_the_default_100_per_second_are_denied() -> None:
+    def burst(s: ScriptedStrategy) -> None:
+        for _ in range(101):
+            s.limit(BUY, 1_000, "0.99990")
+
+    strategy = run_backtest({0: burst, 1: lambda s: s.limit(BUY, 1_000, "0.99990")})
+    statuses = [o.status for o in strategy.orders]
+    assert statuses[:100] == [OrderStatus.ACCEPTED] * 100
+    assert statuses[100] is OrderStatus.DENIED
+    assert [d.reason for d in strategy.denied] == ["Exceeded MAX_ORDER_SUBMIT_RATE"]
+    # one second later the burst has left the window
+    assert statuses[101] is OrderStatus.ACCEPTED
+
+
+def test_backtest_submit_throttle_slides_with_the_kernel_clock() -> None:
+    """3 per 2 s with quotes 1 s apart: 1 order at 0 s, 3 at 1 s, 3 at 2 s. A sliding window admits
+    A | A A D | A D D (at 2 s only the order from 0 s has left); fixed 2 s buckets would admit all at 2 s."""
+
+    def send(n: int) -> Callable[[ScriptedStrategy], None]:
+        return lambda s: [s.limit(BUY, 1_000, "0.99990") for _ in range(n)]  # type: ignore[func-returns-value]
+
+    strategy = run_backtest(
+        {0: send(1), 1: send(3), 2: send(3)}, risk=RiskEngineConfig(max_order_submit_rate="3/00:00:02")
+    )
+    accepted, denied = OrderStatus.ACCEPTED, OrderStatus.DENIED
+    assert [o.status for o in strategy.orders] == [accepted, accepted, accepted, denied, accepted, denied, denied]
+    assert {d.reason for d in strategy.denied} == {"Exceeded MAX_ORDER_SUBMIT_RATE"}
+    assert [d.ts_event for d in strategy.denied] == [NOW + 1_000_000_000, NOW + 2_000_000_000, NOW + 2_000_000_000]
+
+
+def test_backtest_orders_denied_by_a_check_do_not_use_the_submit_rate() -> None:
+    def orders(s: ScriptedStrategy) -> None:
+        for _ in range(3):
+            s.limit(BUY, 1_000, "0.999991")  # too many decimals
+        for _ in range(3):
+            s.limit(BUY, 1_000, "0.99990")
+
+    strategy = run_backtest({0: orders}, risk=RiskEngineConfig(max_order_submit_rate="2/00:00:01"))
+    assert [d.reason for d in strategy.denied] == ["price 0.999991 invalid (precision 6 > 5)"] * 3 + [
+        "Exceeded MAX_ORDER_SUBMIT_RATE"
+    ]
+    assert [o.status for o in strategy.orders[3:]] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.DENIED]
+
+
+def test_backtest_modifies_beyond_the_rate_are_rejected() -> None:
+    def modify_all(s: ScriptedStrategy) -> None:
+        for order in s.orders:
+            s.modify_order(order, price=Price.from_str("0.99980"))
+
+    strategy = run_backtest(
+        {0: lambda s: [s.limit(BUY, 1_000, "0.99990") for _ in range(3)], 1: modify_all},  # type: ignore[func-returns-value]
+        risk=RiskEngineConfig(max_order_modify_rate="2/00:00:01"),
+    )
+    first, second, third = strategy.orders
+    assert first.price == second.price == Price.from_str("0.99980")
+    assert third.price == Price.from_str("0.99990") and third.status is OrderStatus.ACCEPTED
+    assert [(e.client_order_id, e.reason) for e in strategy.modify_rejected] == [
+        (third.client_order_id, "Exceeded MAX_ORDER_MODIFY_RATE")
+    ]
+
+
+def test_backtest_bypass_skips_every_check_and_throttle() -> None:
+    strategy = run_backtest(
+        {0: lambda s: [s.limit(BUY, 1_000, "0.99990") for _ in range(3)]},  # type: ignore[func-returns-value]
+        risk=RiskEngineConfig(bypass=True, max_order_submit_rate="1/00:00:01", trading_state=TradingState.HALTED),
+    )
+    assert [o.status for o in strategy.orders] == [OrderStatus.ACCEPTED] * 3
+
+
+def test_backtest_margin_account_denies_orders_needing_more_margin_than_is_free() -> None:
+    """10,000 USD, leverage 1, AUD/USD margin_init = margin_maint = 3 %, quotes 1.00000/1.00002.
+
+    - MARKET BUY 500,000: 500,000 x 1.00002 x 3 % = 15,000.30 USD > 10,000.00 -> DENIED.
+    - MARKET BUY 300,000: 9,000.18 USD fits -> filled at 1.00002; commission 300,000 x 1.00002 x 0.00002
+      = 6.00 USD, so the total is 9,994.00, the position holds 9,000.18 maintenance margin, free 993.82.
+    - LIMIT BUY 40,000 @ 1.00000: 1,200.00 > 993.82 -> DENIED; LIMIT BUY 30,000: 900.00 fits -> ACCEPTED
+      (its initial margin is then locked too: free 93.82).
+    - LIMIT SELL 400,000 @ 1.00010 (more than the 300,000 long): 12,001.20 > 93.82 -> DENIED; LIMIT SELL
+      300,000 @ 1.00010 reduces the long, so it skips the margin check -> ACCEPTED.
+    """
+    script: dict[int, Callable[[ScriptedStrategy], None]] = {
+        0: lambda s: (s.market(BUY, 500_000), s.market(BUY, 300_000)),
+        1: lambda s: (s.limit(BUY, 40_000, "1.00000"), s.limit(BUY, 30_000, "1.00000")),
+        2: lambda s: (s.limit(SELL, 400_000, "1.00010"), s.limit(SELL, 300_000, "1.00010")),
+    }
+    strategy = run_backtest(script, balance=Money.of(10_000, USD))
+    too_big, filled, buy_40k, buy_30k, sell_400k, sell_300k = strategy.orders
+    assert [d.client_order_id for d in strategy.denied] == [
+        too_big.client_order_id,
+        buy_40k.client_order_id,
+        sell_400k.client_order_id,
+    ]
+    assert [d.reason for d in strategy.denied] == [
+        "MARGIN_EXCEEDS_FREE_BALANCE: order margin 15,000.30 USD > free 10,000.00 USD",
+        "MARGIN_EXCEEDS_FREE_BALANCE: order margin 1,200.00 USD > free 993.82 USD",
+        "MARGIN_EXCEEDS_FREE_BALANCE: order margin 12,001.20 USD > free 93.82 USD",
+    ]
+    assert filled.status is OrderStatus.FILLED and filled.avg_px == Decimal("1.00002")
+    assert buy_30k.status is OrderStatus.ACCEPTED and sell_300k.status is OrderStatus.ACCEPTED

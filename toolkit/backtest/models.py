@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from fractions import Fraction
 
 import msgspec
 
 from toolkit.model.enums import LiquiditySide
-from toolkit.model.identifiers import ClientOrderId
+from toolkit.model.identifiers import ClientOrderId, InstrumentId
 from toolkit.model.instruments import Instrument
 from toolkit.model.objects import FIXED_SCALE, Currency, Money
 
@@ -32,6 +33,19 @@ class FillModel:
         self.prob_slippage = prob_slippage
         self.random_seed = random_seed
         self._rng = random.Random(random_seed)
+        self._queue_rng = self._new_queue_rng()
+
+    def _new_queue_rng(self) -> random.Random:
+        """A second stream for queue-position draws, so enabling the queue model never shifts fill draws."""
+        return random.Random(None if self.random_seed is None else self.random_seed * 1_000_003 + 17)
+
+    def is_queue_front(self, p: float) -> bool:
+        """One draw of the probabilistic queue model: did a level's size decrease come from ahead of us?"""
+        if p >= 1.0:
+            return True
+        if p <= 0.0:
+            return False
+        return p >= self._queue_rng.random()
 
     def _draw(self, p: float) -> bool:
         if p >= 1.0:
@@ -48,6 +62,7 @@ class FillModel:
 
     def reset(self) -> None:
         self._rng = random.Random(self.random_seed)
+        self._queue_rng = self._new_queue_rng()
 
 
 class FeeModel(ABC):
@@ -97,7 +112,8 @@ class MakerTakerFeeModel(FeeModel):
 
 
 class FixedFeeModel(FeeModel):
-    """A fixed amount per order (first fill only) or per fill."""
+    """`commission` on an order's first fill and 0 on its later fills (`charge_commission_once`, the
+    default), or on every fill; charged in the commission's own currency."""
 
     def __init__(self, commission: Money, charge_commission_once: bool = True) -> None:
         if commission.raw < 0:
@@ -120,12 +136,26 @@ class FixedFeeModel(FeeModel):
 
 
 class PerContractFeeModel(FeeModel):
-    """A fixed amount per contract (unit of quantity) filled."""
+    """A fixed amount per contract filled and per leg: commission x fill qty x legs (spec §5.3).
 
-    def __init__(self, commission: Money) -> None:
+    `legs` is the number of legs of the instruments traded (1 for anything but a spread);
+    `instrument_legs` overrides it per instrument id, e.g. {"ES-SPREAD.XCME": 3}. Example: 1.25 USD
+    x 2 contracts x 3 legs = 7.50 USD. Charged in the commission's currency, rounded half-even.
+    """
+
+    def __init__(
+        self, commission: Money, legs: int = 1, instrument_legs: Mapping[InstrumentId | str, int] | None = None
+    ) -> None:
         if commission.raw < 0:
             raise ValueError(f"PerContractFeeModel commission must not be negative, got {commission}")
         self.amount = commission
+        self.legs = _checked_legs(legs, "legs")
+        self.instrument_legs = {
+            str(key): _checked_legs(value, f"instrument_legs[{key}]") for key, value in (instrument_legs or {}).items()
+        }
+
+    def legs_of(self, instrument: Instrument) -> int:
+        return self.instrument_legs.get(str(instrument.id), self.legs)
 
     def commission(
         self,
@@ -136,7 +166,14 @@ class PerContractFeeModel(FeeModel):
         liquidity_side: LiquiditySide,
         first_fill: bool,
     ) -> Money:
-        return Money.from_raw_rounded(Fraction(self.amount.raw * qty_raw, FIXED_SCALE), self.amount.currency)
+        exact = Fraction(self.amount.raw * qty_raw * self.legs_of(instrument), FIXED_SCALE)
+        return Money.from_raw_rounded(exact, self.amount.currency)
+
+
+def _checked_legs(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"PerContractFeeModel {name} must be a whole number of legs >= 1, got {value!r}")
+    return value
 
 
 class LatencyModel(msgspec.Struct, frozen=True, kw_only=True):

@@ -97,12 +97,9 @@ def build_result(engine: BacktestEngine) -> BacktestResult:
                 )
             )
     warnings: list[str] = []
-    for exchange in engine.exchanges.values():
-        if exchange.latency_model is None or exchange.latency_model.is_zero:
-            warnings.append(
-                f"venue {exchange.venue} has zero latency: orders fill on the data that triggered them, "
-                "which is optimistic (set a latency model for realism)"
-            )
+    zero = latency_warning(engine)
+    if zero is not None:
+        warnings.append(zero)
     return BacktestResult(
         trader_id=str(engine.kernel.trader_id),
         strategies=[str(s.id) for s in engine.kernel.trader.strategies],
@@ -116,6 +113,22 @@ def build_result(engine: BacktestEngine) -> BacktestResult:
         accounts=accounts,
         warnings=warnings,
     )
+
+
+ZERO_LATENCY_WARNING = "zero latency is optimistic: orders fill at the price of the tick that triggered them"
+
+
+def latency_warning(engine: BacktestEngine) -> str | None:
+    """One warning naming every venue without latency (no model, or a model of all zeros), else None."""
+    venues = [
+        str(exchange.venue)
+        for exchange in engine.exchanges.values()
+        if exchange.latency_model is None or exchange.latency_model.is_zero
+    ]
+    if not venues:
+        return None
+    named = f"venue {venues[0]}" if len(venues) == 1 else f"venues {', '.join(venues)}"
+    return f"{ZERO_LATENCY_WARNING} ({named}; set [backtest.latency_model] for realism)"
 
 
 def _in(portfolio, money: Money, currency: Currency) -> Decimal | None:  # type: ignore[no-untyped-def]

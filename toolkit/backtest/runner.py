@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from toolkit.backtest.config import BacktestConfig, DataConfig, RunFile, VenueConfig
+from toolkit.backtest.config import BacktestConfig, DataConfig, FeeModelConfig, RunFile, VenueConfig
 from toolkit.backtest.engine import BacktestEngine, BacktestEngineConfig
 from toolkit.backtest.matching import MatchingConfig
 from toolkit.backtest.models import (
@@ -74,6 +74,24 @@ def load_instruments_file(path: Path, source: str, field: str) -> list[Instrumen
         except InstrumentError as exc:
             raise ConfigError(str(path), f"instruments[{index}].{exc.field}", str(exc)) from None
     return out
+
+
+def fee_model_from_config(config: FeeModelConfig | None, source: str) -> FeeModel:
+    """The `[backtest.fee_model]` table as a model: maker_taker (also when there is no table), fixed or
+    per_contract; a kind or value that does not fit is a `ConfigError` naming the field."""
+    if config is None or config.kind == "maker_taker":
+        return MakerTakerFeeModel()
+    if config.commission is None:
+        raise ConfigError(source, "backtest.fee_model.commission", f"a {config.kind} fee model needs a commission")
+    if config.kind == "fixed":
+        return FixedFeeModel(config.commission, config.charge_commission_once)
+    if config.kind == "per_contract":
+        return PerContractFeeModel(config.commission, config.legs, config.instrument_legs)
+    raise ConfigError(
+        source,
+        "backtest.fee_model.kind",
+        f"unknown fee model {config.kind!r} (expected maker_taker, fixed, per_contract)",
+    )
 
 
 def _resolve(path_text: str, base: Path) -> Path:
@@ -200,7 +218,11 @@ class BacktestRun:
         (the sandbox venue replays the same data and venue without it)."""
         cfg = self.config
         engine = BacktestEngine(
-            BacktestEngineConfig(trader_id=cfg.trader_id, equity_interval_ns=cfg.equity_interval_secs * 1_000_000_000)
+            BacktestEngineConfig(
+                trader_id=cfg.trader_id,
+                equity_interval_ns=cfg.equity_interval_secs * 1_000_000_000,
+                risk_engine=cfg.risk_engine,
+            )
         )
         venue = cfg.venue
         engine.add_venue(
@@ -251,14 +273,7 @@ class BacktestRun:
         )
 
     def _fee_model(self) -> FeeModel:
-        fm = self.config.fee_model
-        if fm is None or fm.kind == "maker_taker":
-            return MakerTakerFeeModel()
-        if fm.commission is None:
-            raise ConfigError(self.source, "backtest.fee_model.commission", f"a {fm.kind} fee model needs a commission")
-        if fm.kind == "fixed":
-            return FixedFeeModel(fm.commission, fm.charge_commission_once)
-        return PerContractFeeModel(fm.commission)
+        return fee_model_from_config(self.config.fee_model, self.source)
 
     def _add_data(self, engine: BacktestEngine, index: int, data: DataConfig) -> None:
         field = f"backtest.data[{index}]"

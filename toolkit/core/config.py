@@ -8,7 +8,8 @@ int, plus our own types built from text: `Decimal`, `Price` and `Quantity` (from
 value or by name (case-insensitive). Every failure is a `ConfigError` carrying the `file`, the dotted
 `field` (prefixed with the table the config was read from, e.g. `strategy.config.fast_period`) and the
 `reason`, with a message like `strategies/ema_cross.toml: field 'backtest.venue.oms_type': Invalid enum
-value 'NETT' (expected one of: NETTING, HEDGING)`.
+value 'NETT' (expected one of: NETTING, HEDGING)`. A config's `__post_init__` reports a bad value by raising a
+ValueError whose text is "<ConfigName> field `<name>`: <reason>"; it becomes a `ConfigError` for that field.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ C = TypeVar("C")
 
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _FIELD_IN_REASON = re.compile(r"^Object (?:contains unknown|missing required) field `(?P<name>[^`]*)`")
+# A config's own `__post_init__` check: ValueError("SomeConfig field `name`: reason").
+_POST_INIT_FIELD = re.compile(r"^\w+ field `(?P<name>\w+)`: (?P<reason>.*)$", re.DOTALL)
 _TOML_LINE = re.compile(r"at line (?P<line>\d+)")
 _SEQUENCE_TYPES = (
     msgspec_inspect.ListType,
@@ -267,12 +270,19 @@ def _config_error_from_validation(
     raw_path = (match["path"] or "") if match else ""
     parts = _parse_msgspec_path(raw_path)
     named = _FIELD_IN_REASON.match(reason)
+    checked = _POST_INIT_FIELD.match(reason)
     if named:
         parts.append(named["name"])
+    elif checked:
+        parts.append(checked["name"])
+        reason = checked["reason"]
     elif reason.startswith("Invalid enum value"):
         field_type = _type_at(info, parts)
         if isinstance(field_type, msgspec_inspect.EnumType):
             names = ", ".join(m.name for m in field_type.cls)
+            reason = f"{reason} (expected one of: {names})"
+        elif isinstance(field_type, msgspec_inspect.LiteralType):
+            names = ", ".join(str(v) for v in field_type.values)
             reason = f"{reason} (expected one of: {names})"
     return ConfigError(source, _dotted(prefix, parts) or None, reason)
 

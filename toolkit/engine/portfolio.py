@@ -196,19 +196,20 @@ class Portfolio:
     def _conversion_rates(
         self, account: Account, instrument: Instrument, fill: OrderFilled
     ) -> dict[str, Decimal] | None:
+        """Rates to a single-currency account's base currency for every currency the fill moves.
+
+        Commission and realized PnL in another currency are converted at the *current* rate (venue spec
+        §5.3): the mid of the latest quote the cache holds for the pair (direct or inverse), else its last
+        trade or bar close. In a backtest the venue matches a data point before the cache sees it, so a
+        fill triggered by a quote converts at the quote before it. Only when the cache has no price at
+        all for the pair is the fill's own price used (`_mid` falls back to the last fill price).
+        """
         base = account.base_currency
         if base is None:
             return None
         rates: dict[str, Decimal] = {}
         for ccy in (instrument.quote_currency, instrument.settlement_currency, fill.commission.currency):
             if ccy.code == base.code or ccy.code in rates:
-                continue
-            if (
-                isinstance(instrument, CurrencyPair)
-                and ccy.code == instrument.quote_currency.code
-                and (instrument.base_currency.code == base.code)
-            ):
-                rates[ccy.code] = Decimal(FIXED_SCALE) / Decimal(fill.last_px.raw)
                 continue
             rate = self.rate(ccy, base)
             if rate is not None:

@@ -1,29 +1,39 @@
 """The pre-trade risk engine: every order passes here before it may reach a venue.
 
-`check_order` is a pure function from an order, its instrument and what the engine knows (positions,
-free balance, reference price, trading state) to a denial reason or None, in the order of the venue
-spec §8: reduce-only against an explicit position, instrument, price and trigger (precision, sign,
-grid), quantity (precision, grid, min/max), GTD expiry, notional limits and cash balance, trading
-state. The `RiskEngine` gathers those facts, denies with `OrderDenied` (the strategy gets it in
-`on_order_denied`) or forwards the command to the execution engine. Modifies get the same price and
-quantity checks and are rejected with `OrderModifyRejected`.
+The `RiskEngine` gathers what the pure `check_order` of `toolkit.engine.risk_checks` needs (instrument,
+positions, reference price, free balance, the order's initial margin on margin accounts converted at
+the current rate, trading state), denies with `OrderDenied` (the strategy gets it in `on_order_denied`)
+or, once the submit throttle admits it, forwards the command to the execution engine. Modifies get
+the price and quantity checks, the trading state and the modify throttle, and are rejected with
+`OrderModifyRejected`; cancels always pass. Throttles are sliding windows on the kernel clock. The
+reference price of a market order is the last quote's ask (BUY) or bid (SELL), else the last trade,
+else (bar-only data) the last bar close. `set_trading_state` changes the state at runtime.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from toolkit.core.config import ToolkitConfig
 from toolkit.engine import topics
+from toolkit.engine.risk_checks import (
+    adds_to_net,
+    check_order,
+    check_price,
+    check_quantity,
+    reference_price_raw,
+)
+from toolkit.engine.throttle import Throttle, parse_rate
+from toolkit.model.accounting import convert
+from toolkit.model.accounts import Account, MarginAccount
 from toolkit.model.commands import ModifyOrder, SubmitOrder, TradingCommand
-from toolkit.model.enums import AccountType, OrderSide, OrderType, TimeInForce, TradingState
+from toolkit.model.enums import TradingState
 from toolkit.model.events import OrderDenied, OrderModifyRejected
 from toolkit.model.instruments import Instrument
-from toolkit.model.objects import FIXED_SCALE, Money, Price, Quantity, format_raw
+from toolkit.model.objects import FIXED_PRECISION, Currency, Money, Price
 from toolkit.model.orders import Order
 
 if TYPE_CHECKING:
@@ -34,11 +44,20 @@ if TYPE_CHECKING:
     from toolkit.engine.portfolio import Portfolio
 
 
-class RiskEngineConfig(ToolkitConfig):
-    """Pre-trade risk settings. `max_notional_per_order` maps instrument id -> max notional (text).
+SUBMIT_RATE_REASON = "Exceeded MAX_ORDER_SUBMIT_RATE"
+MODIFY_RATE_REASON = "Exceeded MAX_ORDER_MODIFY_RATE"
 
-    `max_order_submit_rate` / `max_order_modify_rate` ("LIMIT/HH:MM:SS") are accepted but not enforced
-    yet: the throttles arrive with the "honest fills" issue.
+
+class RiskEngineConfig(ToolkitConfig):
+    """Pre-trade risk settings (venue spec §8), all enforced by `RiskEngine`.
+
+    `bypass` skips every check and throttle. `trading_state` is the state at start (change it at
+    runtime with `RiskEngine.set_trading_state`). `max_notional_per_order` maps instrument id -> the
+    largest notional of one order, in the instrument's quote currency (text, e.g. "500000").
+    `max_order_submit_rate` / `max_order_modify_rate` ("LIMIT/HH:MM:SS", default 100 per second) cap
+    submits and modifies over a sliding window of the kernel clock: the excess submit is DENIED
+    "Exceeded MAX_ORDER_SUBMIT_RATE", the excess modify rejected "Exceeded MAX_ORDER_MODIFY_RATE".
+    The rates and notionals are checked when the config is built, with an error naming the field.
     """
 
     bypass: bool = False
@@ -48,127 +67,22 @@ class RiskEngineConfig(ToolkitConfig):
     max_order_modify_rate: str = "100/00:00:01"
     debug: bool = False
 
-
-def check_price(label: str, price: Price, instrument: Instrument) -> str | None:
-    """Reason a price is invalid for the instrument, or None."""
-    if price.precision > instrument.price_precision:
-        return f"{label} {price} invalid (precision {price.precision} > {instrument.price_precision})"
-    if price.raw <= 0 and not instrument.allow_negative_prices:
-        return f"{label} {price} invalid (not positive)"
-    if price.raw % instrument.price_increment.raw != 0:
-        return f"{label} {price} invalid (not a multiple of price_increment {instrument.price_increment})"
-    if instrument.max_price is not None and price.raw > instrument.max_price.raw:
-        return f"{label} {price} invalid (> maximum price {instrument.max_price})"
-    if instrument.min_price is not None and price.raw < instrument.min_price.raw:
-        return f"{label} {price} invalid (< minimum price {instrument.min_price})"
-    return None
-
-
-def check_quantity(quantity: Quantity, instrument: Instrument) -> str | None:
-    """Reason a quantity is invalid for the instrument, or None."""
-    if quantity.precision > instrument.size_precision:
-        return f"quantity {quantity} invalid (precision {quantity.precision} > {instrument.size_precision})"
-    if quantity.raw <= 0:
-        return f"quantity {quantity} invalid (not positive)"
-    if quantity.raw % instrument.size_increment.raw != 0:
-        return f"quantity {quantity} invalid (not a multiple of size_increment {instrument.size_increment})"
-    if instrument.max_quantity is not None and quantity.raw > instrument.max_quantity.raw:
-        return f"quantity {quantity} invalid (> maximum trade size {instrument.max_quantity})"
-    if instrument.min_quantity is not None and quantity.raw < instrument.min_quantity.raw:
-        return f"quantity {quantity} invalid (< minimum trade size {instrument.min_quantity})"
-    return None
-
-
-def reference_price_raw(order: Order, bid_raw: int | None, ask_raw: int | None, last_raw: int | None) -> int | None:
-    """The price a notional check uses (spec §8.6): the limit, the trigger of stops, else the market."""
-    if order.order_type in (OrderType.STOP_MARKET, OrderType.MARKET_IF_TOUCHED):
-        return None if order.trigger_price is None else order.trigger_price.raw
-    if order.price is not None:
-        return order.price.raw
-    if order.trigger_price is not None:
-        return order.trigger_price.raw
-    market = ask_raw if order.side is OrderSide.BUY else bid_raw
-    return market if market is not None else last_raw
-
-
-def check_order(
-    order: Order,
-    instrument: Instrument | None,
-    *,
-    now_ns: int,
-    position_signed_raw: int | None,
-    net_signed_raw: int,
-    reference_raw: int | None,
-    account_type: AccountType | None,
-    free_balance: Money | None,
-    max_notional: Money | None,
-    trading_state: TradingState,
-) -> str | None:
-    """The reason to deny `order`, or None if it may go to the venue (spec §8, in that order).
-
-    `position_signed_raw` is the signed size of the position named by the order's position id
-    (None when the order names none); `net_signed_raw` is the net position of the instrument.
-    """
-    if order.reduce_only and position_signed_raw is not None:
-        qty = order.quantity.raw
-        wrong_side = (
-            position_signed_raw == 0
-            or (position_signed_raw > 0 and order.side is OrderSide.BUY)
-            or (position_signed_raw < 0 and order.side is OrderSide.SELL)
-        )
-        if wrong_side or qty > abs(position_signed_raw):
-            return f"Reduce only order would increase position (position {format_raw(position_signed_raw, 9)})"
-    if instrument is None:
-        return f"instrument {order.instrument_id} not found"
-    if order.price is not None:
-        reason = check_price("price", order.price, instrument)
-        if reason:
-            return reason
-    elif order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-        return f"{order.order_type.value} order has no price"
-    if order.trigger_price is not None:
-        reason = check_price("trigger price", order.trigger_price, instrument)
-        if reason:
-            return reason
-    elif order.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
-        return f"{order.order_type.value} order has no trigger price"
-    reason = check_quantity(order.quantity, instrument)
-    if reason:
-        return reason
-    if order.time_in_force is TimeInForce.GTD and order.expire_time_ns <= now_ns:
-        return f"GTD expire time {order.expire_time_ns} already passed (now {now_ns})"
-    if reference_raw is not None:
-        notional = Money.from_raw_rounded(
-            Fraction(order.quantity.raw * reference_raw * instrument.multiplier.raw, FIXED_SCALE * FIXED_SCALE),
-            instrument.quote_currency,
-        )
-        if max_notional is not None and notional.raw > max_notional.raw:
-            return f"NOTIONAL_EXCEEDS_MAX_PER_ORDER: notional {notional} > max {max_notional}"
-        if instrument.min_notional is not None and notional.raw < instrument.min_notional.raw:
-            return f"NOTIONAL_LESS_THAN_MIN_FOR_INSTRUMENT: notional {notional} < min {instrument.min_notional}"
-        if instrument.max_notional is not None and notional.raw > instrument.max_notional.raw:
-            return f"NOTIONAL_GREATER_THAN_MAX_FOR_INSTRUMENT: notional {notional} > max {instrument.max_notional}"
-        reducing = order.reduce_only or (order.side is OrderSide.SELL and net_signed_raw >= order.quantity.raw)
-        if (
-            account_type is AccountType.CASH
-            and free_balance is not None
-            and order.side is OrderSide.BUY
-            and not reducing
-            and free_balance.currency.code == notional.currency.code
-            and notional.raw > free_balance.raw
-        ):
-            return f"NOTIONAL_EXCEEDS_FREE_BALANCE: notional {notional} > free balance {free_balance}"
-    if trading_state is TradingState.HALTED:
-        return "TradingState.HALTED: no new orders"
-    if trading_state is TradingState.REDUCING:
-        increases = (
-            net_signed_raw == 0
-            or (net_signed_raw > 0 and order.side is OrderSide.BUY)
-            or (net_signed_raw < 0 and order.side is OrderSide.SELL)
-        )
-        if increases:
-            return f"TradingState.REDUCING: {order.side.value} order would increase exposure"
-    return None
+    def __post_init__(self) -> None:
+        for name in ("max_order_submit_rate", "max_order_modify_rate"):
+            try:
+                parse_rate(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__} field `{name}`: {exc}") from None
+        for instrument_id, text in self.max_notional_per_order.items():
+            try:
+                value = Decimal(text)
+            except ArithmeticError:
+                value = Decimal("NaN")
+            if not value.is_finite() or value <= 0:
+                raise ValueError(
+                    f"{type(self).__name__} field `max_notional_per_order`: {instrument_id} = {text!r} "
+                    "is not a positive amount"
+                )
 
 
 class RiskEngine:
@@ -193,13 +107,26 @@ class RiskEngine:
         self._max_notional: dict[str, Decimal] = {
             key: Decimal(value) for key, value in self.config.max_notional_per_order.items()
         }
+        self.submit_throttle = Throttle.from_rate(self.config.max_order_submit_rate)
+        self.modify_throttle = Throttle.from_rate(self.config.max_order_modify_rate)
         self.denied_count = 0
         msgbus.register(topics.RISK_ENGINE_EXECUTE, self.execute)
 
     def set_trading_state(self, state: TradingState) -> None:
-        if state is not self.trading_state:
-            self.log.warning("trading state %s -> %s", self.trading_state.value, state.value)
+        """Change the trading state now: logged, and published on `topics.TRADING_STATE` when it changes."""
+        state = TradingState(state)
+        if state is self.trading_state:
+            return
+        self.log.warning("trading state %s -> %s", self.trading_state.value, state.value)
         self.trading_state = state
+        self.msgbus.publish(topics.TRADING_STATE, state)
+
+    def reset(self) -> None:
+        """Back to the configured trading state with empty throttle windows (a new run)."""
+        self.trading_state = self.config.trading_state
+        self.submit_throttle.reset()
+        self.modify_throttle.reset()
+        self.denied_count = 0
 
     def execute(self, command: TradingCommand) -> None:
         if self.config.bypass:
@@ -207,11 +134,15 @@ class RiskEngine:
             return
         if isinstance(command, SubmitOrder):
             reason = self._check_submit(command)
+            if reason is None and not self.submit_throttle.try_admit(self.clock.timestamp_ns()):
+                reason = SUBMIT_RATE_REASON
             if reason is not None:
                 self._deny(command.order, reason)
                 return
         elif isinstance(command, ModifyOrder):
             reason = self._check_modify(command)
+            if reason is None and not self.modify_throttle.try_admit(self.clock.timestamp_ns()):
+                reason = MODIFY_RATE_REASON
             if reason is not None:
                 self._reject_modify(command, reason)
                 return
@@ -225,19 +156,27 @@ class RiskEngine:
         if position_id is not None:
             position = self.cache.position(position_id)
             position_signed = 0 if position is None or position.is_closed else position.signed_qty_raw
-        net = sum(p.signed_qty_raw for p in self.cache.positions_open(instrument_id=order.instrument_id))
+        net = self._net(order)
         quote = self.cache.quote_tick(order.instrument_id)
         trade = self.cache.trade_tick(order.instrument_id)
         last = trade.price_raw if trade is not None else self.cache.last_price_raw(order.instrument_id)
-        reference = reference_price_raw(order, quote.bid_raw if quote else None, quote.ask_raw if quote else None, last)
+        reference = reference_price_raw(
+            order,
+            quote.bid_raw if quote else None,
+            quote.ask_raw if quote else None,
+            last,
+            None if instrument is None else instrument.price_increment.raw,
+        )
         account = self.cache.account_for_venue(order.instrument_id.venue)
         free = None
+        margin = None
         if account is not None and instrument is not None:
-            free = account.balance_free(instrument.quote_currency)
-            if free is None:
-                # A multi-currency account without the quote currency has nothing free in it.
-                has_base = account.base_currency is not None
-                free = account.balance_free() if has_base else Money(0, instrument.quote_currency)
+            if isinstance(account, MarginAccount):
+                margin = self._order_margin(account, instrument, order, reference)
+                if margin is not None:
+                    free = self._free(account, margin.currency)
+            else:
+                free = self._free(account, instrument.quote_currency)
         max_notional = None
         if instrument is not None and str(order.instrument_id) in self._max_notional:
             max_notional = Money.of(self._max_notional[str(order.instrument_id)], instrument.quote_currency)
@@ -252,7 +191,45 @@ class RiskEngine:
             free_balance=free,
             max_notional=max_notional,
             trading_state=self.trading_state,
+            order_margin=margin,
         )
+
+    def _net(self, order: Order) -> int:
+        return sum(p.signed_qty_raw for p in self.cache.positions_open(instrument_id=order.instrument_id))
+
+    @staticmethod
+    def _free(account: Account, currency: Currency) -> Money:
+        """Free balance in `currency`; a single-currency account's base balance; 0 if the account has none."""
+        free = account.balance_free(currency)
+        if free is None:
+            # A multi-currency account without the currency has nothing free in it.
+            free = account.balance_free() if account.base_currency is not None else None
+        return free if free is not None else Money(0, currency)
+
+    def _order_margin(
+        self, account: MarginAccount, instrument: Instrument, order: Order, reference_raw: int | None
+    ) -> Money | None:
+        """The order's initial margin as the portfolio would lock it, in the account's currency.
+
+        None (no margin check) without a reference price, for quote-quantity orders, or when a
+        single-currency account has no rate to convert the margin yet.
+        """
+        if reference_raw is None or order.quote_quantity:
+            return None
+        margin = account.calculate_margin_init(instrument, order.quantity, Price(reference_raw, FIXED_PRECISION))
+        base = account.base_currency
+        if base is None or margin.currency.code == base.code:
+            return margin
+        rate = self.portfolio.rate(margin.currency, base)
+        if rate is None:
+            self.log.warning(
+                "no %s/%s price: margin of %s not checked against the free balance",
+                margin.currency,
+                base,
+                order.client_order_id,
+            )
+            return None
+        return convert(margin, base, rate)
 
     def _check_modify(self, command: ModifyOrder) -> str | None:
         instrument = self.cache.instrument(command.instrument_id)
@@ -274,7 +251,11 @@ class RiskEngine:
                 return reason
         if self.trading_state is TradingState.REDUCING and command.quantity is not None:
             order = self.cache.order(command.client_order_id)
-            if order is not None and command.quantity.raw > order.quantity.raw:
+            if (
+                order is not None
+                and command.quantity.raw > order.quantity.raw
+                and adds_to_net(order.side, self._net(order))
+            ):
                 return "TradingState.REDUCING: modify would increase exposure"
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 RISK_ENGINE_EXECUTE = "RiskEngine.execute"
 EXEC_ENGINE_EXECUTE = "ExecEngine.execute"
 EXEC_ENGINE_PROCESS = "ExecEngine.process"
+TRADING_STATE = "events.risk.trading_state"  # the new TradingState, published when it changes
 
 
 def quotes_topic(instrument_id: str) -> str:
