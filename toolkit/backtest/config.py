@@ -1,7 +1,8 @@
-"""The `[backtest]` table of a run file: venue, models, data, instruments and period.
+"""The `[backtest]` table of a run file: venue, models, risk settings, data, instruments and period.
 
-One TOML file holds a `[strategy]` table (the same one a live node reads) and a `[backtest]` table.
-Data come from the catalog (`catalog = "data/catalog"`) or straight from files in a real format
+One TOML file holds a `[strategy]` table (the same one a live node reads) and a `[backtest]` table
+with optional `fill_model`, `latency_model`, `fee_model` and `risk_engine` tables. Data come from
+the catalog (`catalog = "data/catalog"`) or straight from files in a real format
 (`[[backtest.data]]` with `file` and `format`); instrument definitions come from `instruments_file`
 or the catalog. Every value is checked when the file is loaded, and errors name the file and field.
 """
@@ -14,8 +15,9 @@ from typing import Any, Literal
 import msgspec
 
 from toolkit.core.config import ToolkitConfig
+from toolkit.engine.risk import RiskEngineConfig
 from toolkit.model.data import BarType
-from toolkit.model.enums import AccountType, BookType, OmsType
+from toolkit.model.enums import AccountType, BookType, OmsType, TriggerMode
 from toolkit.model.identifiers import InstrumentId, TraderId
 from toolkit.model.objects import Currency, Money, Quantity
 
@@ -40,6 +42,13 @@ class VenueConfig(ToolkitConfig):
     use_reduce_only: bool = True
     use_position_ids: bool = True
     use_market_order_acks: bool = False
+    support_contingent_orders: bool = True
+    liquidity_consumption: bool = False
+    queue_position: bool = False
+    queue_model: Literal["conservative", "power", "log"] = "conservative"
+    queue_power: float = 2.0
+    price_protection_points: int | None = None
+    oto_trigger_mode: TriggerMode = TriggerMode.PARTIAL
 
 
 class FillModelConfig(ToolkitConfig):
@@ -56,18 +65,43 @@ class LatencyModelConfig(ToolkitConfig):
 
 
 class FeeModelConfig(ToolkitConfig):
-    """`maker_taker` (the instrument's fees), `fixed` (commission per order or fill), `per_contract`."""
+    """How fills are charged (spec §5.3). `kind`: `maker_taker` (the instrument's maker/taker fee
+    rates, the default), `fixed` (`commission` per order, or per fill with `charge_commission_once =
+    false`) or `per_contract` (`commission` x quantity x `legs`; `instrument_legs` sets the legs of
+    particular instruments, e.g. spreads). Values that do not fit the kind are errors naming the field."""
 
     kind: Literal["maker_taker", "fixed", "per_contract"] = "maker_taker"
     commission: Money | None = None
     charge_commission_once: bool = True
+    legs: int = 1
+    instrument_legs: dict[str, int] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if self.kind == "maker_taker":
+            if self.commission is not None:
+                raise ValueError(
+                    f"{name} field `commission`: has no meaning for kind maker_taker (the fee rates "
+                    "come from the instrument); use kind fixed or per_contract"
+                )
+        elif self.commission is None:
+            raise ValueError(f'{name} field `commission`: a {self.kind} fee model needs one, e.g. "1.25 USD"')
+        elif self.commission.raw < 0:
+            raise ValueError(f"{name} field `commission`: must not be negative, got {self.commission}")
+        if self.legs < 1:
+            raise ValueError(f"{name} field `legs`: must be at least 1, got {self.legs}")
+        for instrument_id, legs in self.instrument_legs.items():
+            if legs < 1:
+                raise ValueError(f"{name} field `instrument_legs`: {instrument_id} = {legs}, must be at least 1")
+        if self.kind != "per_contract" and (self.legs != 1 or self.instrument_legs):
+            raise ValueError(f"{name} field `legs`: only a per_contract fee model counts legs")
 
 
 class DataConfig(ToolkitConfig):
-    """One data set: `type` quotes/trades/bars, by `instrument_id` or `bar_type`; from the catalog,
+    """One data set: `type` quotes/trades/bars/deltas/depth10, by `instrument_id` or `bar_type`; from the catalog,
     or from `file` in `format` (`bars_csv`, `truefx_quotes`)."""
 
-    type: Literal["quotes", "trades", "bars"]
+    type: Literal["quotes", "trades", "bars", "deltas", "depth10"]
     instrument_id: InstrumentId | None = None
     bar_type: BarType | None = None
     file: str | None = None
@@ -87,6 +121,7 @@ class BacktestConfig(ToolkitConfig):
     fill_model: FillModelConfig | None = None
     latency_model: LatencyModelConfig | None = None
     fee_model: FeeModelConfig | None = None
+    risk_engine: RiskEngineConfig = msgspec.field(default_factory=RiskEngineConfig)
     equity_interval_secs: int = 3600
     output_dir: str = "output/backtests"
 

@@ -61,8 +61,6 @@ class SimulatedExchange:
                 f"venue {venue}: a single-currency account in {base_currency.code} needs exactly one starting "
                 f"balance in {base_currency.code}, got {codes}"
             )
-        if book_type is not BookType.L1_MBP:
-            raise ValueError(f"venue {venue}: book_type {book_type.value} is not supported yet (L1_MBP only)")
         if default_leverage <= 0:
             raise ValueError(f"venue {venue}: default_leverage must be positive, got {default_leverage}")
         self.oms_type = oms_type
@@ -102,6 +100,7 @@ class SimulatedExchange:
             self.fee_model,
             self._on_event,
             self.matching,
+            self.book_type,
         )
         self.engines[instrument.id] = engine
         return engine

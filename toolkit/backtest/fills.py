@@ -1,12 +1,17 @@
 """Pure fill decisions of the matching engine, on raw fixed-point integers.
 
 No state and no events here: whether an order is marketable or triggered against a bid/ask, how a
-bar's volume splits across its four replay points and in which order those points come, and the
-fill tuples a taker order gets from an L1 book. The matching engine calls these and turns the
+bar's volume splits across its four replay points and in which order those points come, the fill
+tuples a taker order gets from an L1 book, where a trailing stop trails to, and how a queue model
+splits a level's size decrease. The matching engine calls these and turns the
 answers into events; tests check them directly against the venue spec.
 """
 
 from __future__ import annotations
+
+import math
+
+from toolkit.model.objects import FIXED_SCALE
 
 # Bar replay points: (price_raw, size_raw, point) with point one of these names.
 OPEN, HIGH, LOW, CLOSE = "O", "H", "L", "C"
@@ -85,3 +90,57 @@ def taker_fills(
     if rest > 0 and extend:
         fills.append((top_px + tick if is_buy else top_px - tick, rest))
     return fills
+
+
+def trailing_reference(
+    is_buy: bool, trigger_type: str, bid: int | None, ask: int | None, last: int | None
+) -> int | None:
+    """The price a trailing stop trails (spec §3.3): ask (BUY) / bid (SELL) for DEFAULT and BID_ASK,
+    the last trade for LAST_PRICE, last else bid/ask for LAST_OR_BID_ASK, the exact mid (rounded toward
+    the order's side of the book) for MID_POINT."""
+    if trigger_type == "LAST_PRICE":
+        return last
+    quote = ask if is_buy else bid
+    if trigger_type == "LAST_OR_BID_ASK":
+        return last if last is not None else quote
+    if trigger_type == "MID_POINT":
+        if bid is None or ask is None:
+            return None
+        total = bid + ask
+        return -((-total) // 2) if is_buy else total // 2
+    return quote
+
+
+def trailing_offset_raw(offset_raw: int, offset_type: str, reference: int, tick: int) -> int:
+    """An offset as a raw price distance on the tick grid. `offset_raw` is the offset at the fixed-point
+    scale (PRICE: a price distance; BASIS_POINTS: basis points; TICKS: a tick count), so 25 bp is
+    25 * scale. Basis points round up to a whole tick, keeping the stop at least that far away."""
+    if offset_type == "PRICE":
+        return offset_raw
+    if offset_type == "TICKS":
+        return offset_raw * tick // FIXED_SCALE
+    if offset_type == "BASIS_POINTS":
+        distance = -((-reference * offset_raw) // (10_000 * FIXED_SCALE))
+        return -((-distance) // tick) * tick
+    raise ValueError(f"trailing offset type {offset_type} is not supported (PRICE, BASIS_POINTS, TICKS)")
+
+
+def trail(is_buy: bool, reference: int, distance: int) -> int:
+    """A trailing trigger (or limit) at `distance` from the reference: above it for a BUY, below for a SELL."""
+    return reference + distance if is_buy else reference - distance
+
+
+def queue_front_probability(ahead: int, behind: int, model: str, power: float) -> float:
+    """Probability that a size decrease at a level came from the orders ahead of ours.
+
+    power: ahead^n / (ahead^n + behind^n); log: ln(1+ahead) / (ln(1+ahead) + ln(1+behind)).
+    Both are 1 when nothing is behind and 0 when nothing is ahead."""
+    if ahead <= 0:
+        return 0.0
+    if behind <= 0:
+        return 1.0
+    if model == "log":
+        front, back = math.log1p(ahead), math.log1p(behind)
+    else:
+        front, back = float(ahead) ** power, float(behind) ** power
+    return front / (front + back)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 
-from toolkit.model.data import FLAG_SNAPSHOT, OrderBookDelta, OrderBookDepth10
+from toolkit.model.data import FLAG_LAST, FLAG_SNAPSHOT, OrderBookDelta, OrderBookDepth10
 from toolkit.model.enums import BookAction, BookType, OrderSide
 
 
@@ -163,6 +163,8 @@ class OrderBook:
                 self._set_level(is_bid, delta.price_raw, 0)
             else:  # ADD / UPDATE set the level's size (size 0 removes it)
                 self._set_level(is_bid, delta.price_raw, delta.size_raw)
+        if delta.flags & FLAG_LAST:
+            self._in_snapshot = False  # the last delta of an update ends any snapshot it belonged to
         self.sequence = delta.sequence
         self.ts_last = delta.ts_event
         self.update_count += 1
