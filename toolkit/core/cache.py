@@ -2,8 +2,9 @@
 
 It holds instruments, accounts, orders (indexed by strategy, instrument, venue and status),
 positions (open/closed, by strategy and instrument, plus snapshots of closed NETTING cycles), the
-latest quotes, trades and bars with a bounded history per instrument or bar type, and opaque
-strategy state for `on_save`/`on_load`. Engines write it; strategies read it via `self.cache`.
+latest quotes, trades and bars with a bounded history per instrument or bar type, the order books the
+data engine maintains for book subscribers (`order_book(instrument_id)`), and opaque strategy state for
+`on_save`/`on_load`. Engines write it; strategies read it via `self.cache`.
 Persistence to a database is a later layer that mirrors these writes.
 """
 
@@ -17,6 +18,7 @@ from toolkit.model.orders import CLOSED_STATUSES, INFLIGHT_STATUSES, OPEN_STATUS
 
 if TYPE_CHECKING:
     from toolkit.model.accounts import Account
+    from toolkit.model.book import OrderBook
     from toolkit.model.data import Bar, BarType, OrderBookDepth10, QuoteTick, TradeTick
     from toolkit.model.identifiers import (
         AccountId,
@@ -63,6 +65,7 @@ class Cache:
         self._bars: dict[BarType, deque[Bar]] = {}
         self._last_bar: dict[InstrumentId, Bar] = {}
         self._depth10: dict[InstrumentId, OrderBookDepth10] = {}
+        self._books: dict[InstrumentId, OrderBook] = {}
         self._strategy_state: dict[StrategyId, dict[str, bytes]] = {}
         self._general: dict[str, bytes] = {}
 
@@ -103,6 +106,20 @@ class Cache:
     def depth10(self, instrument_id: InstrumentId) -> OrderBookDepth10 | None:
         """The latest depth-10 snapshot of the instrument."""
         return self._depth10.get(instrument_id)
+
+    def add_order_book(self, book: OrderBook) -> None:
+        """Keep `book` as the instrument's book: the data engine applies that instrument's deltas and depth
+        snapshots to it. A strategy that wants an L3 book adds `OrderBook(id, BookType.L3_MBO)` before it
+        subscribes; a book that already exists is replaced."""
+        self._books[book.instrument_id] = book  # type: ignore[index]
+
+    def order_book(self, instrument_id: InstrumentId) -> OrderBook | None:
+        """The instrument's order book, kept current by the data engine once someone subscribed to its
+        deltas or depth snapshots; None when nobody did. Read it, never change it."""
+        return self._books.get(instrument_id)
+
+    def order_books(self) -> list[OrderBook]:
+        return list(self._books.values())
 
     def quote_tick(self, instrument_id: InstrumentId, index: int = 0) -> QuoteTick | None:
         """The latest quote (index 0) or an older one (1 = the one before...)."""

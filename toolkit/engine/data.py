@@ -5,7 +5,12 @@ Every market data point (from the backtest stream or a live data client) enters 
 published on its topic (`data.quotes.<id>`, `data.trades.<id>`, `data.bars.<bar type>`,
 `data.book.deltas.<id>`, `data.book.depth10.<id>`; the latest depth snapshot is cached) for the
 actors that subscribed. Subscribing to an INTERNAL bar type starts an aggregator; EXTERNAL bars come
-from the data itself. The per-event path is a cache append, a dict lookup and the handlers.
+from the data itself. Subscribing to book deltas or depth snapshots makes the engine keep an
+`OrderBook` (L2_MBP unless L3_MBO is asked for) in the cache (`cache.order_book(id)`): each delta or
+snapshot is applied to it before it is published, so a handler reads the book as of that delta. Deltas
+arrive one by one; only the one flagged FLAG_LAST (`delta.is_last`) ends a venue update, so a strategy
+that wants a consistent book acts on that one. The per-event path is a cache append, a dict lookup and
+the handlers.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from toolkit.engine import topics
 from toolkit.engine.aggregation import BarAggregator, make_aggregator
+from toolkit.model.book import OrderBook
 from toolkit.model.data import Bar, BarType, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
-from toolkit.model.enums import PriceType
+from toolkit.model.enums import BookType, PriceType
 from toolkit.model.identifiers import InstrumentId
 
 if TYPE_CHECKING:
@@ -38,6 +44,7 @@ class DataEngine:
         self.subscribed_trade_ticks: dict[InstrumentId, int] = {}
         self.subscribed_bars: dict[BarType, int] = {}
         self.subscribed_deltas: dict[InstrumentId, int] = {}
+        self.subscribed_depth10: dict[InstrumentId, int] = {}
         self._aggregators: dict[BarType, BarAggregator] = {}
         self._quote_feeds: dict[InstrumentId, list[BarAggregator]] = {}
         self._trade_feeds: dict[InstrumentId, list[BarAggregator]] = {}
@@ -82,8 +89,38 @@ class DataEngine:
             return
         self._first(self.subscribed_bars, bar_type, "bars")
 
-    def subscribe_order_book_deltas(self, instrument_id: InstrumentId) -> None:
+    def subscribe_order_book_deltas(self, instrument_id: InstrumentId, book_type: BookType = BookType.L2_MBP) -> None:
+        """Start the instrument's deltas (a live node asks the venue's data client) and keep its book in the cache."""
+        self._ensure_book(instrument_id, book_type)
         self._first(self.subscribed_deltas, instrument_id, "deltas")
+
+    def unsubscribe_order_book_deltas(self, instrument_id: InstrumentId) -> None:
+        _decrement(self.subscribed_deltas, instrument_id)
+
+    def subscribe_order_book_depth10(self, instrument_id: InstrumentId, book_type: BookType = BookType.L2_MBP) -> None:
+        """Keep the instrument's book in the cache from its depth snapshots. (Live data clients have no depth
+        channel yet, so nothing is forwarded to the venue.) Without this call the book is still kept once the
+        depth topic has a subscriber."""
+        self._ensure_book(instrument_id, book_type)
+        self.subscribed_depth10[instrument_id] = self.subscribed_depth10.get(instrument_id, 0) + 1
+
+    def unsubscribe_order_book_depth10(self, instrument_id: InstrumentId) -> None:
+        _decrement(self.subscribed_depth10, instrument_id)
+
+    def _ensure_book(self, instrument_id: InstrumentId, book_type: BookType) -> OrderBook:
+        """The cached book of the instrument, created when missing. An L3 book serves L2 readers too; asking for
+        L3 when an L2 book exists replaces it only while it has not been updated yet."""
+        if book_type not in (BookType.L2_MBP, BookType.L3_MBO):
+            raise ValueError(f"book subscriptions keep L2_MBP or L3_MBO books, not {book_type.value}")
+        book = self.cache.order_book(instrument_id)
+        if book is not None and book.book_type is BookType.L2_MBP and book_type is BookType.L3_MBO:
+            if book.update_count:
+                raise ValueError(f"{instrument_id}: an L2 book is already kept and updated; L3 must be asked for first")
+            book = None
+        if book is None:
+            book = OrderBook(instrument_id, book_type)
+            self.cache.add_order_book(book)
+        return book
 
     def unsubscribe_bars(self, bar_type: BarType) -> None:
         if _decrement(self.subscribed_bars, bar_type) == 0:
@@ -164,6 +201,9 @@ class DataEngine:
 
     def process_order_book_delta(self, delta: OrderBookDelta) -> None:
         iid = delta.instrument_id
+        book = self.cache.order_book(iid)
+        if book is not None:
+            book.apply_delta(delta)
         topic = self._delta_topics.get(iid)
         if topic is None:
             topic = self._delta_topics[iid] = topics.deltas_topic(iid)
@@ -175,6 +215,11 @@ class DataEngine:
         topic = self._depth_topics.get(iid)
         if topic is None:
             topic = self._depth_topics[iid] = topics.depth10_topic(iid)
+        book = self.cache.order_book(iid)
+        if book is None and self.msgbus.has_subscribers(topic):
+            book = self._ensure_book(iid, BookType.L2_MBP)
+        if book is not None:
+            book.apply_depth10(depth)
         self.msgbus.publish(topic, depth)
 
 
