@@ -159,6 +159,13 @@ class Client:
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session = session
         self.url = url
+        self._last_stamp = 0
+
+    def _fresh_stamp(self) -> int:
+        """Wall time in ms, strictly increasing: two identical requests in one millisecond would otherwise
+        carry the same signature and the venue would refuse the second as a replay (as the adapter does)."""
+        self._last_stamp = max(now_ms(), self._last_stamp + 1)
+        return self._last_stamp
 
     def signed_headers(
         self,
@@ -170,7 +177,7 @@ class Client:
         key: str = KEY,
         secret: str = SECRET,
     ) -> dict[str, str]:
-        stamp = str(now_ms() if ts is None else ts)
+        stamp = str(self._fresh_stamp() if ts is None else ts)
         return {
             HEADER_KEY: key,
             HEADER_TIMESTAMP: stamp,
