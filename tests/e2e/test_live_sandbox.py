@@ -100,7 +100,18 @@ class LiveRun:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def wait_end_of_data(self, deadline_s: float = 120) -> None:
-        wait_for(lambda: self.status()["end_of_data"], deadline_s, "the venue's end of data")
+        def done() -> bool:
+            if self.node.proc.poll() is not None:
+                code = self.node.proc.returncode
+                raise AssertionError(f"the node exited early ({code}):\n{self.node.text()[-3000:]}")
+            return bool(self.status()["end_of_data"])
+
+        try:
+            wait_for(done, deadline_s, "the venue's end of data")
+        except AssertionError as exc:
+            # Say where it stopped: the last lines of both processes.
+            tails = f"\n--- venue ---\n{self.venue.text()[-3000:]}\n--- node ---\n{self.node.text()[-3000:]}"
+            raise AssertionError(f"{exc}{tails}") from None
 
     def stop_node(self, sig: int, deadline_s: float = 10) -> int:
         self.node.proc.send_signal(sig)
