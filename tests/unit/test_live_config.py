@@ -481,7 +481,9 @@ def test_every_not_yet_implemented_key_names_a_real_option() -> None:
         "exec_engine.purge_from_database",
     ):
         assert implemented not in NOT_YET_IMPLEMENTED
-    assert NOT_YET_IMPLEMENTED["strategies.config.manage_contingent_orders"] == "contingent orders"
+    # contingent orders and GTD expiry are managed by strategies now (toolkit.trading.order_manager)
+    assert "strategies.config.manage_contingent_orders" not in NOT_YET_IMPLEMENTED
+    assert "strategies.config.manage_gtd_expiry" not in NOT_YET_IMPLEMENTED
 
 
 def test_default_config_uses_no_unimplemented_option() -> None:
@@ -491,11 +493,8 @@ def test_default_config_uses_no_unimplemented_option() -> None:
 
 def test_unimplemented_options_lists_what_the_config_sets(tmp_path: Path) -> None:
     config = load_node_config(write(tmp_path, FULL_TOML)).config
-    assert unimplemented_options(config) == ["strategies[1].config.manage_gtd_expiry"]
-    warnings = unimplemented_warnings(config)
-    assert len(warnings) == 1
-    assert "'live.strategies[1].config.manage_gtd_expiry'" in warnings[-1]
-    assert "'contingent orders' issue" in warnings[-1]
+    assert unimplemented_options(config) == []  # manage_gtd_expiry = true is implemented now
+    assert unimplemented_warnings(config) == []
 
 
 def test_implemented_options_and_switching_unbuilt_features_off_give_no_warning() -> None:

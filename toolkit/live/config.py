@@ -392,14 +392,10 @@ def validate_clients(config: TradingNodeConfig, source: str = "<dict>", table: s
 _PERSISTENCE = "persistence and reconciliation"
 _STREAMING = "message bus streaming"
 _OWN_BOOKS = "own order books"
-_CONTINGENT = "contingent orders"
 
 NOT_YET_IMPLEMENTED: dict[str, str] = {
     # own order books as book views (the audit of the own-order index is implemented)
     "exec_engine.manage_own_order_books": _OWN_BOOKS,
-    # strategy options (in each `strategies[i].config` table)
-    "strategies.config.manage_contingent_orders": _CONTINGENT,
-    "strategies.config.manage_gtd_expiry": _CONTINGENT,
 }
 """Option path (relative to the `[live]` table) -> the issue that implements it. Until then the option is
 accepted, documented as not yet active, and reported by `unimplemented_options` when a config sets it."""
