@@ -14,8 +14,8 @@ RELEASED, `released_price` = the reference price for market-type orders, the lim
 `order_type` becomes MARKET (STOP_MARKET, MARKET_IF_TOUCHED, TRAILING_STOP_MARKET) or LIMIT at its current
 limit (STOP_LIMIT, LIMIT_IF_TOUCHED, TRAILING_STOP_LIMIT, LIMIT), and it is submitted again through the risk
 engine under the **same client order id and the same `Order` object**, so a strategy tracks one order
-(RELEASED -> SUBMITTED, or DENIED). The type change is made on the order in place, right after
-`OrderReleased` is applied (an order rebuilt from its events keeps its original type). Cancels and modifies
+(RELEASED -> SUBMITTED, or DENIED). The type change is part of applying `OrderReleased`
+(`Order.apply`), so an order rebuilt from its events after a restart has the released type too. Cancels and modifies
 of a held order are answered locally (`OrderCanceled`, `OrderUpdated`; no venue round trip), a GTD order
 expires locally on a kernel-clock alert, and the kernel cancels (with events) the held orders of strategies
 that stop with `cancel_orders_on_stop`. Held orders are not "open" in the cache (spec §9: no venue has them);
@@ -462,8 +462,10 @@ class OrderEmulator:
         if order.status is not OrderStatus.RELEASED:
             self.log.error("order %s could not be released (status %s)", order.client_order_id, order.status.value)
             return
-        # The transformation: the same order (same client order id) now goes to the venue as MARKET or LIMIT.
-        order.order_type = released_as
+        # The same order (same client order id) now goes to the venue as MARKET or LIMIT: applying
+        # OrderReleased changed its type (Order.apply), so a rebuilt order agrees.
+        if order.order_type is not released_as:
+            self.log.error("order %s released as %s, expected %s", order.client_order_id, order.order_type, released_as)
         self.released_count += 1
         self.msgbus.send(
             topics.RISK_ENGINE_EXECUTE,

@@ -136,6 +136,19 @@ class InvalidStateTransition(ValueError):
         super().__init__(f"order {order_id}: invalid transition {current.value} -> {to} on {name}")
 
 
+_MARKET_TYPES_RELEASED = (
+    OrderType.MARKET,
+    OrderType.STOP_MARKET,
+    OrderType.MARKET_IF_TOUCHED,
+    OrderType.TRAILING_STOP_MARKET,
+)
+
+
+def released_type(order_type: OrderType) -> OrderType:
+    """What an emulated order becomes when released: MARKET for market-type orders, LIMIT otherwise."""
+    return OrderType.MARKET if order_type in _MARKET_TYPES_RELEASED else OrderType.LIMIT
+
+
 class Order:
     """A mutable order: parameters from `OrderInitialized`, state from the events applied since."""
 
@@ -362,6 +375,10 @@ class Order:
                 self.trigger_price = event.trigger_price  # type: ignore[attr-defined]
             if event.venue_order_id is not None:  # type: ignore[attr-defined]
                 self.venue_order_id = event.venue_order_id  # type: ignore[attr-defined]
+        elif kind is OrderReleased:
+            # A released emulated order goes to the venue as a MARKET (market-type) or LIMIT order; doing it
+            # here means an order rebuilt from its events after a restart has the type the venue knows.
+            self.order_type = released_type(self.order_type)
         elif kind is OrderRejected or kind is OrderCanceled or kind is OrderExpired or kind is OrderTriggered:
             vid = getattr(event, "venue_order_id", None)
             if vid is not None:
