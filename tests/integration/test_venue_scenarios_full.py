@@ -804,3 +804,103 @@ def test_trailing_updates_are_published_as_order_updated() -> None:
     assert updates == ["89.990", "90.010"]
     assert run.strategy.orders[0].status is OrderStatus.FILLED
     assert fill_prices(run.strategy.fills(run.strategy.orders[0])) == [(1_000, "90.010")]
+
+
+def l3(
+    action: BookAction, side: OrderSide, price: str, size: int, order_id: int, ts: int, flags: int = 0
+) -> OrderBookDelta:
+    return OrderBookDelta(
+        USDJPY.id,
+        action,
+        side,
+        USDJPY.make_price(price).raw,
+        USDJPY.make_qty(size).raw,
+        order_id,
+        flags,
+        0,
+        3,
+        0,
+        ts,
+        ts,
+    )
+
+
+def test_l3_book_aggregates_orders_into_levels_that_market_orders_walk() -> None:
+    """Order-by-order data: two asks at 101 (3,000 + 2,000) and one at 102; one of the 101 orders is canceled.
+    A BUY 6,000 then takes 2,000 @ 101 and 4,000 @ 102."""
+    data = [
+        l3(BookAction.ADD, OrderSide.BUY, "100.000", 5_000, 1, T0),
+        l3(BookAction.ADD, OrderSide.SELL, "101.000", 3_000, 2, T0),
+        l3(BookAction.ADD, OrderSide.SELL, "101.000", 2_000, 3, T0),
+        l3(BookAction.ADD, OrderSide.SELL, "102.000", 9_000, 4, T0, FLAG_LAST),
+        l3(BookAction.DELETE, OrderSide.SELL, "101.000", 0, 2, T0 + SEC, FLAG_LAST),
+    ]
+    run = run_venue(data, book_type=BookType.L3_MBO, on_delta={4: lambda s: s.market(BUY, 6_000)})
+    order = run.strategy.orders[0]
+    assert order.status is OrderStatus.FILLED
+    assert fill_prices(run.strategy.fills(order)) == [(2_000, "101.000"), (4_000, "102.000")]
+
+
+# ---- regressions found in review ------------------------------------------------------------------------
+
+
+def test_buyer_prints_trigger_a_buy_stop_on_trades_only_data() -> None:
+    """A BUYER print raises the ask to its price, so BUY stops trigger on it (their side's limits do not fill)."""
+    data = [
+        trade("100.000", 100, AggressorSide.SELLER, T0),
+        trade("100.060", 100, AggressorSide.BUYER, T0 + SEC),
+    ]
+    run = run_venue(data, on_trade={0: lambda s: s.stop_market(BUY, 10, "100.050")})
+    order = run.strategy.orders[0]
+    assert order.status is OrderStatus.FILLED
+    assert fill_prices(run.strategy.fills(order)) == [(10, "100.060")]
+
+
+def test_slippage_never_fills_a_limit_beyond_its_price() -> None:
+    run = run_venue(
+        [quote("90.002", "90.005", T0)],
+        fill_model=FillModel(prob_slippage=1.0),
+        on_quote={0: lambda s: s.limit(BUY, 1_000, "90.005")},
+    )
+    order = run.strategy.orders[0]
+    assert fill_prices(run.strategy.fills(order)) == [(1_000, "90.005")]
+
+
+def test_ioc_stop_limit_triggered_without_a_marketable_limit_is_canceled() -> None:
+    from toolkit.model.enums import TimeInForce
+
+    data = [quote("90.002", "90.005", T0), quote("90.008", "90.010", T0 + SEC)]
+    run = run_venue(data, on_quote={0: lambda s: s.stop_limit(BUY, 1_000, "90.000", "90.008", tif=TimeInForce.IOC)})
+    order = run.strategy.orders[0]
+    assert run.strategy.names(order) == ["Submitted", "Accepted", "Triggered", "Canceled"]
+
+
+def test_trailing_stop_with_a_trigger_waits_for_its_activation_price() -> None:
+    def submit(s: BookStrategy) -> None:
+        order = s.order_factory.trailing_stop_market(
+            s.iid,
+            SELL,
+            q(1_000),
+            trailing_offset=Decimal("1.0"),
+            trigger_price=p("13.500"),
+            activation_price=p("15.000"),
+        )
+        s.send(order)
+
+    data = [quote("14.000", "14.100", T0), quote("13.000", "13.100", T0 + SEC)]
+    run = run_venue(data, on_quote={0: submit})
+    assert run.strategy.orders[0].status is OrderStatus.ACCEPTED  # bid 13 < 13.5, but not activated yet
+
+
+def test_mid_point_trailing_trigger_stays_on_the_tick_grid() -> None:
+    from toolkit.model.enums import TriggerType
+
+    def submit(s: BookStrategy) -> None:
+        order = s.order_factory.trailing_stop_market(
+            s.iid, SELL, q(1_000), trailing_offset=Decimal("0.010"), trigger_type=TriggerType.MID_POINT
+        )
+        s.send(order)
+
+    run = run_venue([quote("90.000", "90.005", T0)], on_quote={0: submit})
+    # mid 90.0025 - 0.010 = 89.9925, rounded away from the market (down for a SELL) to 89.992
+    assert run.strategy.orders[0].trigger_price == p("89.992")

@@ -125,9 +125,13 @@ def trailing_offset_raw(offset_raw: int, offset_type: str, reference: int, tick:
     raise ValueError(f"trailing offset type {offset_type} is not supported (PRICE, BASIS_POINTS, TICKS)")
 
 
-def trail(is_buy: bool, reference: int, distance: int) -> int:
-    """A trailing trigger (or limit) at `distance` from the reference: above it for a BUY, below for a SELL."""
-    return reference + distance if is_buy else reference - distance
+def trail(is_buy: bool, reference: int, distance: int, tick: int) -> int:
+    """A trailing trigger (or limit) at `distance` from the reference: above it for a BUY, below for a SELL,
+    on the tick grid, rounded away from the market (a mid reference or an off-grid offset never gives a
+    price the venue could not quote)."""
+    if is_buy:
+        return -((-(reference + distance)) // tick) * tick
+    return (reference - distance) // tick * tick
 
 
 def queue_front_probability(ahead: int, behind: int, model: str, power: float) -> float:

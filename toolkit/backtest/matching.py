@@ -390,7 +390,7 @@ class MatchingEngine:
             book.apply_depth10(depth)
             self._consumed.clear()
             if self.config.queue_position:
-                self._queue_reset_all()
+                self._queue_on_depth(book)
             self._sync_top()
         self._data_point += 1
         if self._bids or self._asks:
@@ -404,9 +404,7 @@ class MatchingEngine:
             if self._l1 and self._ts_last_quote < 0:
                 self.bid = self.ask = px
                 self.bid_size = self.ask_size = size
-            if self._bids or self._asks:
-                self._trail_all()
-            return
+            return  # no matching and no maintenance (GTD expiry, trailing) on trades (§2.1)
         quoted = self._ts_last_quote >= 0 or not self._l1
         saved = (self.bid, self.ask, self.bid_size, self.ask_size)
         aggressor = tick.aggressor_side
@@ -418,17 +416,25 @@ class MatchingEngine:
             elif aggressor is AggressorSide.SELLER:
                 self._consume(True, px, self.book.size_at(True, px), size)
         # Transient override so resting orders opposite the aggressor can fill at the trade price.
+        # The aggressor's own side moves too (a SELLER print lowers the bid, a BUYER print raises the ask), so
+        # stops on that side trigger; its limits are not matched (only the side opposite the aggressor fills).
         match_bids = match_asks = True
         if aggressor is AggressorSide.SELLER:
             match_asks = False
             if self.ask is None or px < self.ask:
                 self.ask = px
                 self.ask_size = size
+            if self.bid is None or px < self.bid:
+                self.bid = px
+                self.bid_size = size
         elif aggressor is AggressorSide.BUYER:
             match_bids = False
             if self.bid is None or px > self.bid:
                 self.bid = px
                 self.bid_size = size
+            if self.ask is None or px > self.ask:
+                self.ask = px
+                self.ask_size = size
         else:
             self.bid = self.ask = px
             self.bid_size = self.ask_size = size
@@ -530,12 +536,12 @@ class MatchingEngine:
     def _match_sides(self, ts: int, match_bids: bool, match_asks: bool) -> None:
         self.ts = ts
         point = self._data_point
-        for side, active in ((self._bids, match_bids), (self._asks, match_asks)):
+        for side, limits_active in ((self._bids, match_bids), (self._asks, match_asks)):
             for order in tuple(side):
                 if order.closed or order.matched_at == point:
                     continue  # already matched against this market state (on arrival or earlier in this pass)
                 order.matched_at = point
-                if active:
+                if limits_active or not order.limit_like:
                     self._match_order(order)
         if self.config.support_gtd_orders:
             for side in (self._bids, self._asks):
@@ -562,7 +568,7 @@ class MatchingEngine:
             self._match_limit(order)
             return
         trigger = order.trigger
-        if trigger is None:
+        if trigger is None or (order.order_type in _TRAILING_TYPES and not order.activated):
             return  # a trailing stop not activated yet
         kind = order.order_type
         if kind in _TOUCH_TYPES:
@@ -695,6 +701,8 @@ class MatchingEngine:
             self._match_limit(order)
             return
         if not limit_matched(order.is_buy, price, self.bid, self.ask):
+            if order.time_in_force in _IMMEDIATE:
+                self._cancel(order)  # nothing to take now: an IOC/FOK never rests
             return  # rests as a triggered limit
         if order.post_only:
             self._remove(order)
@@ -760,6 +768,8 @@ class MatchingEngine:
             fills.append((px, rest))
         if bound is not None:
             fills = [(p, q) for p, q in fills if ((p <= bound) if order.is_buy else (p >= bound))]
+        if limit is not None:  # slippage and the one-tick extension never cross the order's own limit
+            fills = [(min(p, limit) if order.is_buy else max(p, limit), q) for p, q in fills]
         return fills
 
     def _fill_market_type(self, order: VenueOrder, triggered_at: int | None = None) -> None:
@@ -882,7 +892,7 @@ class MatchingEngine:
         if self.config.use_reduce_only:
             self._resize_reduce_only(pos_key, order)
 
-    def _resize_reduce_only(self, pos_key: PositionId | None, filler: VenueOrder) -> None:
+    def _resize_reduce_only(self, pos_key: PositionId | None, filler: VenueOrder | None) -> None:
         """After a fill on a position, passive reduce-only orders on it shrink to what can still reduce it
         (bracket children also to what their parent filled), and are canceled when it is flat (§3.8)."""
         net = self._positions.get(pos_key, 0) if self._hedging else sum(self._positions.values())
@@ -971,11 +981,13 @@ class MatchingEngine:
                 order.q_excess = size - ahead
             order.q_level = max(0, order.q_level - size)
 
-    def _queue_on_level_change(self, is_bid: bool, price: int, size: int, deleted: bool) -> None:
+    def _queue_on_level_change(
+        self, is_bid: bool, price: int, size: int, deleted: bool, only: VenueOrder | None = None
+    ) -> None:
         """A level of our side changed size: a delete clears the queue; a decrease not explained by trades
         comes from ahead or behind per the queue model; the queue ahead never exceeds the level (§3.9)."""
         model = self.config.queue_model
-        for order in self._bids if is_bid else self._asks:
+        for order in (only,) if only is not None else (self._bids if is_bid else self._asks):
             if order.closed or order.q_ahead is None or order.price != price:
                 continue
             if deleted or size == 0:
@@ -992,6 +1004,22 @@ class MatchingEngine:
                     order.q_ahead = max(0, order.q_ahead - (decrease - behind))
             order.q_ahead = min(order.q_ahead, size)
             order.q_level = size
+
+    def _queue_on_depth(self, book: OrderBook) -> None:
+        """A depth snapshot changes every level at once: each queued order's level is treated as a size change,
+        and a level missing from inside the visible depth as deleted (one beyond the depth is left alone)."""
+        for order in self._bids + self._asks:
+            if order.closed or order.q_ahead is None or order.price is None:
+                continue
+            size = book.size_at(order.is_buy, order.price)
+            if size == 0:
+                prices = book.bid_prices if order.is_buy else book.ask_prices
+                if not prices:
+                    continue
+                worst = prices[0] if order.is_buy else prices[-1]
+                if (order.price < worst) if order.is_buy else (order.price > worst):
+                    continue  # beyond the visible depth: no news about this level
+            self._queue_on_level_change(order.is_buy, order.price, size, size == 0, only=order)
 
     def _queue_reset_all(self) -> None:
         for order in self._bids + self._asks:
@@ -1017,14 +1045,14 @@ class MatchingEngine:
                 return False
             order.activated = True
         distance = trailing_offset_raw(order.trail_offset or 0, order.trail_type, ref, self._tick)
-        new_trigger = trail(order.is_buy, ref, distance)
+        new_trigger = trail(order.is_buy, ref, distance, self._tick)
         changed = False
         if order.trigger is None or (new_trigger < order.trigger if order.is_buy else new_trigger > order.trigger):
             order.trigger = new_trigger
             changed = True
         if order.order_type is OrderType.TRAILING_STOP_LIMIT and order.limit_offset is not None:
             limit_distance = trailing_offset_raw(order.limit_offset, order.trail_type, ref, self._tick)
-            new_limit = trail(order.is_buy, ref, limit_distance)
+            new_limit = trail(order.is_buy, ref, limit_distance, self._tick)
             if order.price is None or (new_limit < order.price if order.is_buy else new_limit > order.price):
                 order.price = new_limit
                 changed = True
@@ -1185,6 +1213,8 @@ class MatchingEngine:
                     self._reject(record, verdict)
                 return  # held until its parent fills (or rejected)
         self.admit(record)
+        if record.parent is not None and not record.closed and record.reduce_only and self.config.use_reduce_only:
+            self._resize_reduce_only(self._position_key(record), None)
 
     def admit(self, record: VenueOrder) -> None:
         """Run the venue checks and place an arrived (or released) order: fill, rest, or reject it."""
@@ -1235,6 +1265,9 @@ class MatchingEngine:
             self._reject(record, f"no market for {self.instrument_id}")
             return
         top_px, top_size = levels[0]
+        if record.time_in_force is TimeInForce.FOK and top_size < record.leaves:
+            self._cancel(record)  # fill-or-kill: the first level cannot fill it all
+            return
         if top_size < record.leaves:
             self._accept(record)
         self._walk_meta = [(top_px, min(top_size, record.leaves))]
