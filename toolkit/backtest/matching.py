@@ -249,6 +249,8 @@ class MatchingEngine:
         self.config = config or MatchingConfig()
         self.book_type = book_type
         self._l1 = book_type is BookType.L1_MBP
+        self._consumption = self.config.liquidity_consumption
+        self._queue = self.config.queue_position
         self._emit = emit
         self._tick = instrument.price_increment.raw
         self._size_increment = instrument.size_increment.raw
@@ -323,10 +325,8 @@ class MatchingEngine:
         if not self._l1:
             return  # an L2/L3 book ignores quotes (spec §2.1); the clock still advances
         if tick.ts_event >= self._ts_last_quote:
-            if self.config.liquidity_consumption and (tick.ask_raw != self.ask or tick.ask_size_raw != self.ask_size):
-                self._consumed.pop((False, tick.ask_raw), None)
-            if self.config.liquidity_consumption and (tick.bid_raw != self.bid or tick.bid_size_raw != self.bid_size):
-                self._consumed.pop((True, tick.bid_raw), None)
+            if self._consumption:
+                self._forget_changed_top(tick)
             self.bid = tick.bid_raw
             self.ask = tick.ask_raw
             self.bid_size = tick.bid_size_raw
@@ -334,9 +334,16 @@ class MatchingEngine:
             self._ts_last_quote = tick.ts_event
         self._data_point += 1
         if self._bids or self._asks:
-            if self.config.queue_position:
+            if self._queue:
                 self._queue_on_l1_quote()
             self.iterate(tick.ts_init)
+
+    def _forget_changed_top(self, tick: QuoteTick) -> None:
+        """A top level whose price or size changed is fresh liquidity: drop what was consumed there."""
+        if tick.ask_raw != self.ask or tick.ask_size_raw != self.ask_size:
+            self._consumed.pop((False, tick.ask_raw), None)
+        if tick.bid_raw != self.bid or tick.bid_size_raw != self.bid_size:
+            self._consumed.pop((True, tick.bid_raw), None)
 
     def _sync_top(self) -> None:
         book = self.book
