@@ -424,7 +424,7 @@ BAD_SUBMITS = [
     ("limit without price", {"kind": "LIMIT"}, BadRequestError, "price"),
     ("market with price", {"price": "1.1"}, BadRequestError, "price"),
     ("stop without trigger", {"kind": "STOP_LIMIT", "price": "1.1"}, BadRequestError, "trigger_price"),
-    ("unsupported type", {"kind": "MARKET_IF_TOUCHED"}, BadRequestError, "order_type"),
+    ("if-touched without trigger", {"kind": "MARKET_IF_TOUCHED"}, BadRequestError, "trigger_price"),
     ("bad trader id", {"trader_id": "NODASH"}, BadRequestError, "trader_id"),
     (
         "GTD without expiry",

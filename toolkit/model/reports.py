@@ -21,6 +21,7 @@ from toolkit.model.enums import (
     OrderType,
     PositionSide,
     TimeInForce,
+    TrailingOffsetType,
     TriggerType,
 )
 from toolkit.model.identifiers import (
@@ -78,6 +79,12 @@ class OrderStatusReport(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     reduce_only: bool = False
     cancel_reason: str | None = None
     ts_triggered: int = 0
+    # Optional order parameters a venue may report (None: not reported or not used by the order type).
+    display_qty: Quantity | None = None
+    limit_offset: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_offset_type: TrailingOffsetType | None = None
+    activation_price: Price | None = None
 
     def __post_init__(self) -> None:
         if self.quantity.raw <= 0:

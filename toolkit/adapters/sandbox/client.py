@@ -5,7 +5,10 @@ them to the node (awaiting it: backpressure), drops events it has already handed
 after a reconnect), and in lockstep mode acknowledges each event only once the node is idle. Subscriptions
 are remembered and sent again after every reconnect. `SandboxExecutionClient` sends each command as a signed
 REST request in a task, emits `OrderSubmitted` when a submit is sent, turns a refused request (4xx) into the
-matching rejection event, and applies the events of `/ws/user` exactly once in `user_seq` order; a request
+matching rejection event, and applies the events of `/ws/user` exactly once in `user_seq` order. Every order
+field goes on the wire (`submit_request`), contingency links included, and the submit of an order waits for
+the venue's answer to the submits of the orders it links to (its parent, its linked orders, the earlier
+orders of its order list), so the venue sees a bracket in list order as a backtest does; a request
 task ends only when the stream has delivered its response's `user_seq`, so the node is idle only once every
 request's events are applied. On reconnect it resumes after the last `user_seq` it applied; if the venue
 cannot resend, it derives the missing events from `GET /orders` and `GET /fills` (`backfill_events`). Both
@@ -63,6 +66,7 @@ from toolkit.model.identifiers import (
     ClientId,
     ClientOrderId,
     InstrumentId,
+    OrderListId,
     TradeId,
     TraderId,
     Venue,
@@ -76,6 +80,7 @@ if TYPE_CHECKING:
     from toolkit.core.cache import Cache
     from toolkit.core.clock import Clock
     from toolkit.core.log import Logger
+    from toolkit.model.orders import Order
 
 WS_MARKET_PATH = "/ws/market"
 WS_USER_PATH = "/ws/user"
@@ -671,6 +676,10 @@ class SandboxExecutionClient(LiveExecutionClient):
         self._recover_lock = asyncio.Lock()
         self._account_sent = asyncio.Event()
         self._trade_ids: set[tuple[ClientOrderId, TradeId]] = set()
+        # Submits not answered yet (result: whether the venue may know the order) and the last submit of each
+        # order list: a contingent order's submit waits for those of the orders it links to.
+        self._submits: dict[ClientOrderId, asyncio.Future[bool]] = {}
+        self._list_tails: dict[OrderListId, ClientOrderId] = {}
         self.events_applied = 0
         self.duplicates = 0
         self.recoveries = 0
@@ -736,6 +745,8 @@ class SandboxExecutionClient(LiveExecutionClient):
         for _, waiter in self._waiters:
             waiter.cancel()
         self._waiters.clear()
+        self._submits.clear()
+        self._list_tails.clear()
         await self._rest.close()
         self._account_sent.clear()
         self.is_connected = False
@@ -783,7 +794,22 @@ class SandboxExecutionClient(LiveExecutionClient):
                 ts_init=now,
             )
         )
-        self.spawn(self._submit(command), name=f"submit-{order.client_order_id}")
+        after = self._submit_predecessors(order)
+        self._submits[order.client_order_id] = asyncio.get_running_loop().create_future()
+        if order.order_list_id is not None:
+            self._list_tails[order.order_list_id] = order.client_order_id
+        self.spawn(self._submit(command, after), name=f"submit-{order.client_order_id}")
+
+    def _submit_predecessors(self, order: Order) -> dict[ClientOrderId, asyncio.Future[bool]]:
+        """The unanswered submits this order's submit must wait for: its parent, its linked orders and the last
+        earlier order of its order list (the venue must see a parent before its children, as in a backtest)."""
+        ids: list[ClientOrderId] = []
+        if order.parent_order_id is not None:
+            ids.append(order.parent_order_id)
+        ids.extend(order.linked_order_ids)
+        if order.order_list_id is not None and order.order_list_id in self._list_tails:
+            ids.append(self._list_tails[order.order_list_id])
+        return {coid: self._submits[coid] for coid in ids if coid in self._submits}
 
     def modify_order(self, command: ModifyOrder) -> None:
         self.spawn(self._modify(command), name=f"modify-{command.client_order_id}")
@@ -794,54 +820,64 @@ class SandboxExecutionClient(LiveExecutionClient):
     def cancel_all_orders(self, command: CancelAllOrders) -> None:
         self.spawn(self._cancel_all(command), name=f"cancel-all-{command.instrument_id}")
 
-    async def _submit(self, command: SubmitOrder) -> None:
+    async def _submit(self, command: SubmitOrder, after: Mapping[ClientOrderId, asyncio.Future[bool]]) -> None:
         order = command.order
-        if order.quote_quantity:
-            self._reject(command, "the sandbox venue does not take quote quantities")
-            return
-        request = SubmitOrderRequest(
-            client_order_id=str(order.client_order_id),
-            trader_id=str(order.trader_id),
-            strategy_id=str(order.strategy_id),
-            instrument_id=str(order.instrument_id),
-            order_side=order.side,
-            order_type=order.order_type,
-            quantity=str(order.quantity),
-            time_in_force=order.time_in_force,
-            price=None if order.price is None else str(order.price),
-            trigger_price=None if order.trigger_price is None else str(order.trigger_price),
-            expire_time_ns=order.expire_time_ns,
-            post_only=order.post_only,
-            reduce_only=order.reduce_only,
-            position_id=None if command.position_id is None else str(command.position_id),
-        )
+        coid = order.client_order_id
+        taken = True  # whether the venue may know the order (False: refused, never reached the matching engine)
         try:
-            reply = await self._rest.request("POST", "/orders", body=protocol.encode(request))
-        except SandboxApiError as exc:
-            if exc.is_client_error:
-                self._reject(command, exc.message)
+            for linked_id, answered in after.items():
+                if not await asyncio.shield(answered) and linked_id == order.parent_order_id:
+                    # The venue never saw the parent: sent alone, the child would work without it. A backtest
+                    # venue rejects the children of a rejected parent the same way.
+                    taken = False
+                    self._reject(command, f"REJECT OTO from {linked_id}")
+                    return
+            if order.quote_quantity:
+                taken = False
+                self._reject(command, "the sandbox venue does not take quote quantities")
                 return
-            self.log.error("submit of %s failed: %s", order.client_order_id, exc)
-            await self._settle_unknown_submit(command)
-            return
-        except (*_CONNECT_ERRORS, ConnectionError) as exc:
-            self.log.error("submit of %s got no answer: %r", order.client_order_id, exc)
-            await self._settle_unknown_submit(command)
-            return
-        await self._await_reply_events(reply, f"submit {order.client_order_id}")
+            request = submit_request(command)
+            try:
+                reply = await self._rest.request("POST", "/orders", body=protocol.encode(request))
+            except SandboxApiError as exc:
+                if exc.is_client_error:
+                    taken = False
+                    self._reject(command, exc.message)
+                    return
+                self.log.error("submit of %s failed: %s", coid, exc)
+                taken = await self._settle_unknown_submit(command)
+                return
+            except (*_CONNECT_ERRORS, ConnectionError) as exc:
+                self.log.error("submit of %s got no answer: %r", coid, exc)
+                taken = await self._settle_unknown_submit(command)
+                return
+            self._answered(order, taken)
+            await self._await_reply_events(reply, f"submit {coid}")
+        finally:
+            self._answered(order, taken)
 
-    async def _settle_unknown_submit(self, command: SubmitOrder) -> None:
-        """After a 5xx or no answer: reject if the venue does not know the order, else its events arrive."""
+    def _answered(self, order: Order, taken: bool) -> None:
+        """The venue has answered a submit (or it ended without reaching the venue): its dependents may go."""
+        future = self._submits.pop(order.client_order_id, None)
+        if future is not None and not future.done():
+            future.set_result(taken)
+        if order.order_list_id is not None and self._list_tails.get(order.order_list_id) == order.client_order_id:
+            del self._list_tails[order.order_list_id]
+
+    async def _settle_unknown_submit(self, command: SubmitOrder) -> bool:
+        """After a 5xx or no answer: reject if the venue does not know the order, else its events arrive.
+        False when the venue does not know it (rejected here), True when it does or may."""
         coid = command.order.client_order_id
         try:
             await self._rest.request("GET", f"/orders/{_path_id(coid)}")
         except SandboxApiError as exc:
             if exc.status == 404:
                 self._reject(command, "the venue did not take the order (no answer to the submit)")
-            else:
-                self.log.error("state of %s unknown (%s): left to reconciliation", coid, exc)
+                return False
+            self.log.error("state of %s unknown (%s): left to reconciliation", coid, exc)
         except (*_CONNECT_ERRORS, ConnectionError) as exc:
             self.log.error("state of %s unknown (%r): left to reconciliation", coid, exc)
+        return True
 
     def _reject(self, command: SubmitOrder, reason: str) -> None:
         order = command.order
@@ -1131,6 +1167,43 @@ class SandboxExecutionClient(LiveExecutionClient):
 
 def _path_id(value: str) -> str:
     return quote(str(value), safe="")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def submit_request(command: SubmitOrder) -> SubmitOrderRequest:
+    """The POST /orders body for a submit: every parameter of the order (decimal strings for prices, quantities and
+    offsets), its contingency links, and the command's position id."""
+    order = command.order
+    return SubmitOrderRequest(
+        client_order_id=str(order.client_order_id),
+        trader_id=str(order.trader_id),
+        strategy_id=str(order.strategy_id),
+        instrument_id=str(order.instrument_id),
+        order_side=order.side,
+        order_type=order.order_type,
+        quantity=str(order.quantity),
+        time_in_force=order.time_in_force,
+        price=_text(order.price),
+        trigger_price=_text(order.trigger_price),
+        trigger_type=order.trigger_type,
+        expire_time_ns=order.expire_time_ns,
+        post_only=order.post_only,
+        reduce_only=order.reduce_only,
+        position_id=_text(command.position_id),
+        display_qty=_text(order.display_qty),
+        trailing_offset=_text(order.trailing_offset),
+        trailing_offset_type=order.trailing_offset_type,
+        limit_offset=_text(order.limit_offset),
+        activation_price=_text(order.activation_price),
+        contingency_type=order.contingency_type,
+        order_list_id=_text(order.order_list_id),
+        linked_order_ids=tuple(str(cid) for cid in order.linked_order_ids),
+        parent_order_id=_text(order.parent_order_id),
+        tags=tuple(order.tags),
+    )
 
 
 def backfill_events(

@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 import msgspec
 
 from toolkit.model.data import Bar, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
-from toolkit.model.enums import OrderSide, OrderType, TimeInForce
+from toolkit.model.enums import (
+    ContingencyType,
+    OrderSide,
+    OrderType,
+    TimeInForce,
+    TrailingOffsetType,
+    TriggerType,
+)
 from toolkit.model.events import (
     AccountState,
     OrderAccepted,
@@ -114,8 +121,17 @@ def decode_data(message: dict[str, Any]) -> Any:
     return convert(fields, cls)
 
 
-class SubmitOrderRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """POST /orders body: decimal strings for quantities and prices."""
+class SubmitOrderRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """POST /orders body: decimal strings for quantities, prices and offsets; enums by name; ids as strings.
+
+    Every order type is accepted. Trailing stops take `trailing_offset` (and `limit_offset` for
+    TRAILING_STOP_LIMIT) in `trailing_offset_type` units, optionally `activation_price`; `trigger_type`
+    says which market price triggers (and trails). The contingency fields (`contingency_type`,
+    `order_list_id`, `linked_order_ids`, `parent_order_id`) let the venue hold OTO children until their
+    parent fills and link OCO/OUO orders, as the backtest's matching engine does; `tags` are kept with the
+    order. Fields at their default are left out of the encoded body, so a plain order's body holds only
+    fields every venue version knows.
+    """
 
     client_order_id: str
     trader_id: str
@@ -127,10 +143,21 @@ class SubmitOrderRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     time_in_force: TimeInForce = TimeInForce.GTC
     price: str | None = None
     trigger_price: str | None = None
+    trigger_type: TriggerType = TriggerType.DEFAULT
     expire_time_ns: int = 0
     post_only: bool = False
     reduce_only: bool = False
     position_id: str | None = None
+    display_qty: str | None = None
+    trailing_offset: str | None = None
+    trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE
+    limit_offset: str | None = None
+    activation_price: str | None = None
+    contingency_type: ContingencyType = ContingencyType.NO_CONTINGENCY
+    order_list_id: str | None = None
+    linked_order_ids: tuple[str, ...] = ()
+    parent_order_id: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 class ModifyOrderRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -33,7 +33,16 @@ from toolkit.backtest.exchange import SimulatedExchange
 from toolkit.backtest.runner import BacktestRun
 from toolkit.core.config import ConfigError, config_from_dict, load_json, load_toml
 from toolkit.model.commands import CancelOrder, ModifyOrder, SubmitOrder
-from toolkit.model.enums import OmsType, OrderSide, OrderType, PositionSide, TimeInForce
+from toolkit.model.enums import (
+    ContingencyType,
+    OmsType,
+    OrderSide,
+    OrderType,
+    PositionSide,
+    TimeInForce,
+    TrailingOffsetType,
+    TriggerType,
+)
 from toolkit.model.events import (
     AccountState,
     OrderAccepted,
@@ -46,6 +55,7 @@ from toolkit.model.identifiers import (
     AccountId,
     ClientOrderId,
     InstrumentId,
+    OrderListId,
     PositionId,
     StrategyId,
     TraderId,
@@ -53,15 +63,27 @@ from toolkit.model.identifiers import (
     VenueOrderId,
 )
 from toolkit.model.instruments import Instrument
-from toolkit.model.objects import Price, Quantity
+from toolkit.model.objects import FIXED_PRECISION, Price, Quantity
 from toolkit.model.orders import Order
 from toolkit.model.position import Position, split_fill_for_flip
 from toolkit.model.reports import FillReport, OrderStatusReport, PositionStatusReport
 
 VenueEventType = OrderEvent | AccountState
-_SUPPORTED_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
-_PRICED_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
-_TRIGGERED_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+_TRAILING_TYPES = (OrderType.TRAILING_STOP_MARKET, OrderType.TRAILING_STOP_LIMIT)
+# Submit: which types need a price / a trigger price, and which may carry one (trailing stops: set as they trail).
+_PRICE_REQUIRED = (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED)
+_PRICE_OPTIONAL = (OrderType.TRAILING_STOP_LIMIT,)
+_TRIGGER_REQUIRED = (
+    OrderType.STOP_MARKET,
+    OrderType.STOP_LIMIT,
+    OrderType.MARKET_IF_TOUCHED,
+    OrderType.LIMIT_IF_TOUCHED,
+)
+_TRIGGER_OPTIONAL = _TRAILING_TYPES
+# Modify: the types whose price / trigger price a client may change (a MARKET_TO_LIMIT rests as a limit).
+_PRICED_TYPES = (*_PRICE_REQUIRED, *_PRICE_OPTIONAL, OrderType.MARKET_TO_LIMIT)
+_TRIGGERED_TYPES = (*_TRIGGER_REQUIRED, *_TRIGGER_OPTIONAL)
+_OFFSET_TYPES = (TrailingOffsetType.PRICE, TrailingOffsetType.BASIS_POINTS, TrailingOffsetType.TICKS)
 
 
 # ---- errors the server maps to HTTP statuses ---------------------------------------------------------------------
@@ -172,6 +194,84 @@ def _price(value: str, instrument: Instrument, field: str) -> Price:
             f"{instrument.price_precision})",
             field,
         ) from None
+
+
+def _decimals(number: Decimal) -> int:
+    """Digits after the decimal point of a finite Decimal as written ("0.00020" has 5, "1E+2" has 0)."""
+    exponent = number.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _offset(value: str, field: str, offset_type: TrailingOffsetType, instrument: Instrument, zero_ok: bool) -> Decimal:
+    """A trailing or limit offset: a price distance (PRICE, at most the instrument's price decimals), basis
+    points (at most 9 decimals, the engine's fixed-point scale) or a whole number of ticks (TICKS)."""
+    number = _decimal(value, field)
+    if number < 0 or (number == 0 and not zero_ok):
+        raise BadRequestError(f"{field} must be {'non-negative' if zero_ok else 'positive'}, got {value}", field)
+    decimals = _decimals(number.normalize())
+    if offset_type is TrailingOffsetType.PRICE and decimals > instrument.price_precision:
+        raise BadRequestError(
+            f"{field} {value} has more decimals than {instrument.id} allows (price_precision "
+            f"{instrument.price_precision})",
+            field,
+        )
+    if offset_type is TrailingOffsetType.TICKS and decimals > 0:
+        raise BadRequestError(f"{field} {value} must be a whole number of ticks (trailing_offset_type TICKS)", field)
+    if decimals > FIXED_PRECISION:
+        raise BadRequestError(f"{field} {value} has more than {FIXED_PRECISION} decimals", field)
+    return number
+
+
+def _display_qty(value: str, instrument: Instrument, quantity: Quantity) -> Quantity:
+    number = _decimal(value, "display_qty")
+    if number < 0:
+        raise BadRequestError(f"display_qty must not be negative, got {value}", "display_qty")
+    try:
+        display = Quantity.of(number, instrument.size_precision)
+    except ValueError:
+        raise BadRequestError(
+            f"display_qty {value} has more decimals than {instrument.id} allows (size_precision "
+            f"{instrument.size_precision})",
+            "display_qty",
+        ) from None
+    if display.raw > quantity.raw:
+        raise BadRequestError(f"display_qty {value} is above the order quantity {quantity}", "display_qty")
+    return display
+
+
+class _Trailing(NamedTuple):
+    trailing_offset: Decimal | None
+    limit_offset: Decimal | None
+    trailing_offset_type: TrailingOffsetType
+    activation_price: Price | None
+
+
+class _Contingency(NamedTuple):
+    contingency_type: ContingencyType
+    order_list_id: OrderListId | None
+    linked_order_ids: tuple[ClientOrderId, ...]
+    parent_order_id: ClientOrderId | None
+
+
+def _contingency(request: SubmitOrderRequest, coid: ClientOrderId) -> _Contingency:
+    """The checked contingency fields: ids well formed, no link to the order itself, OCO/OUO with linked orders."""
+    kind = _enum(ContingencyType, request.contingency_type, "contingency_type")
+    list_id = None
+    if request.order_list_id is not None:
+        list_id = _identifier(OrderListId, request.order_list_id, "order_list_id")
+    parent = None
+    if request.parent_order_id is not None:
+        parent = _identifier(ClientOrderId, request.parent_order_id, "parent_order_id")
+        if parent == coid:
+            raise BadRequestError(f"order {coid} cannot be its own parent", "parent_order_id")
+    linked = tuple(_identifier(ClientOrderId, cid, "linked_order_ids") for cid in request.linked_order_ids)
+    if coid in linked:
+        raise BadRequestError(f"order {coid} cannot be linked to itself", "linked_order_ids")
+    if len(set(linked)) != len(linked):
+        raise BadRequestError("linked_order_ids lists an order twice", "linked_order_ids")
+    if kind in (ContingencyType.OCO, ContingencyType.OUO) and not linked:
+        raise BadRequestError(f"a {kind.value} order needs linked_order_ids", "linked_order_ids")
+    return _Contingency(kind, list_id, linked, parent)
 
 
 class SandboxVenue:
@@ -352,25 +452,30 @@ class SandboxVenue:
         kind = _enum(OrderType, request.order_type, "order_type")
         side = _enum(OrderSide, request.order_side, "order_side")
         tif = _enum(TimeInForce, request.time_in_force, "time_in_force")
-        if kind not in _SUPPORTED_TYPES:
-            names = ", ".join(t.value for t in _SUPPORTED_TYPES)
-            raise BadRequestError(f"order_type {kind.value} is not supported (use {names})", "order_type")
         if side not in (OrderSide.BUY, OrderSide.SELL):
             raise BadRequestError(f"order_side must be BUY or SELL, got {side.value}", "order_side")
         quantity = _quantity(request.quantity, instrument)
         price = trigger = None
-        if kind in _PRICED_TYPES:
-            if request.price is None:
-                raise BadRequestError(f"a {kind.value} order needs a price", "price")
+        if kind in _PRICE_REQUIRED and request.price is None:
+            raise BadRequestError(f"a {kind.value} order needs a price", "price")
+        if request.price is not None:
+            if kind not in _PRICE_REQUIRED and kind not in _PRICE_OPTIONAL:
+                raise BadRequestError(f"a {kind.value} order takes no price", "price")
             price = _price(request.price, instrument, "price")
-        elif request.price is not None:
-            raise BadRequestError(f"a {kind.value} order takes no price", "price")
-        if kind in _TRIGGERED_TYPES:
-            if request.trigger_price is None:
-                raise BadRequestError(f"a {kind.value} order needs a trigger_price", "trigger_price")
+        if kind in _TRIGGER_REQUIRED and request.trigger_price is None:
+            raise BadRequestError(f"a {kind.value} order needs a trigger_price", "trigger_price")
+        if request.trigger_price is not None:
+            if kind not in _TRIGGER_REQUIRED and kind not in _TRIGGER_OPTIONAL:
+                raise BadRequestError(f"a {kind.value} order takes no trigger_price", "trigger_price")
             trigger = _price(request.trigger_price, instrument, "trigger_price")
-        elif request.trigger_price is not None:
-            raise BadRequestError(f"a {kind.value} order takes no trigger_price", "trigger_price")
+        trigger_type = _enum(TriggerType, request.trigger_type, "trigger_type")
+        if trigger_type is TriggerType.NO_TRIGGER and kind in _TRIGGERED_TYPES:
+            raise BadRequestError(f"a {kind.value} order needs a trigger_type other than NO_TRIGGER", "trigger_type")
+        trailing = self._trailing_fields(request, kind, instrument, price)
+        display_qty = None
+        if request.display_qty is not None:
+            display_qty = _display_qty(request.display_qty, instrument, quantity)
+        links = _contingency(request, coid)
         if request.expire_time_ns < 0:
             raise BadRequestError("expire_time_ns must not be negative", "expire_time_ns")
         if tif is TimeInForce.GTD and request.expire_time_ns == 0:
@@ -391,9 +496,20 @@ class SandboxVenue:
                 time_in_force=tif,
                 price=price,
                 trigger_price=trigger,
+                trigger_type=trigger_type,
                 expire_time_ns=request.expire_time_ns,
                 post_only=request.post_only,
                 reduce_only=request.reduce_only,
+                display_qty=display_qty,
+                limit_offset=trailing.limit_offset,
+                trailing_offset=trailing.trailing_offset,
+                trailing_offset_type=trailing.trailing_offset_type,
+                activation_price=trailing.activation_price,
+                contingency_type=links.contingency_type,
+                order_list_id=links.order_list_id,
+                linked_order_ids=links.linked_order_ids,
+                parent_order_id=links.parent_order_id,
+                tags=request.tags,
                 ts_event=now,
                 ts_init=now,
             )
@@ -409,6 +525,37 @@ class SandboxVenue:
             ts_init=now,
         )
         return self._run(command)
+
+    @staticmethod
+    def _trailing_fields(
+        request: SubmitOrderRequest, kind: OrderType, instrument: Instrument, price: Price | None
+    ) -> _Trailing:
+        """Offsets, offset type and activation price of a trailing stop; other types may carry none of them."""
+        if kind not in _TRAILING_TYPES:
+            for name in ("trailing_offset", "limit_offset", "activation_price"):
+                if getattr(request, name) is not None:
+                    raise BadRequestError(f"a {kind.value} order takes no {name}", name)
+            return _Trailing(None, None, TrailingOffsetType.PRICE, None)
+        offset_type = _enum(TrailingOffsetType, request.trailing_offset_type, "trailing_offset_type")
+        if offset_type not in _OFFSET_TYPES:
+            names = ", ".join(t.value for t in _OFFSET_TYPES)
+            raise BadRequestError(
+                f"trailing_offset_type {offset_type.value} is not supported (use {names})", "trailing_offset_type"
+            )
+        if request.trailing_offset is None:
+            raise BadRequestError(f"a {kind.value} order needs a trailing_offset", "trailing_offset")
+        offset = _offset(request.trailing_offset, "trailing_offset", offset_type, instrument, zero_ok=False)
+        limit_offset = None
+        if request.limit_offset is not None:
+            if kind is not OrderType.TRAILING_STOP_LIMIT:
+                raise BadRequestError(f"a {kind.value} order takes no limit_offset", "limit_offset")
+            limit_offset = _offset(request.limit_offset, "limit_offset", offset_type, instrument, zero_ok=True)
+        elif kind is OrderType.TRAILING_STOP_LIMIT and price is None:
+            raise BadRequestError(f"a {kind.value} order needs a limit_offset or a price", "limit_offset")
+        activation = None
+        if request.activation_price is not None:
+            activation = _price(request.activation_price, instrument, "activation_price")
+        return _Trailing(offset, limit_offset, offset_type, activation)
 
     def modify(self, client_order_id: str, request: ModifyOrderRequest) -> list[VenueEventType]:
         """Change quantity, price or trigger price of an order; the venue answers OrderUpdated or
@@ -454,21 +601,37 @@ class SandboxVenue:
     def cancel_all(
         self, instrument_id: str, side: OrderSide | None = None, strategy_id: str | None = None
     ) -> list[VenueEventType]:
-        """Cancel every working order on the instrument (optionally one side, one strategy), best price first."""
+        """Cancel every working order on the instrument (optionally one side, one strategy), best price first,
+        then the OTO children the venue holds. An order whose cancel an earlier one's causes (a held child of a
+        canceled parent, an OCO/OUO sibling) gets no cancel of its own: each order is canceled once."""
         instrument = self.instrument(instrument_id)
         wanted = None if strategy_id is None else _identifier(StrategyId, strategy_id, "strategy_id")
         side = None if side is None else _enum(OrderSide, side, "side")
         if side is OrderSide.NO_ORDER_SIDE:
             side = None
         now = self.clock.timestamp_ns()
+        engine = self._engines[instrument.id]
+        held = [record for record in engine.contingencies.held_orders() if not record.closed]
+        working = {record.client_order_id: record for record in engine.open_orders() + held}
+        covered: set[ClientOrderId] = set()
         commands = []
-        for record in self._engines[instrument.id].open_orders():
-            ident = record.ident
-            if side is not None and record.side is not side:
+        for record in working.values():
+            if record.client_order_id in covered:
                 continue
-            if wanted is not None and ident["strategy_id"] != wanted:
+            if (side is not None and record.side is not side) or (
+                wanted is not None and record.ident["strategy_id"] != wanted
+            ):
                 continue
-            commands.append(CancelOrder(**ident, ts_init=now))
+            commands.append(CancelOrder(**record.ident, ts_init=now))
+            stack = [record]
+            while stack:  # what this cancel takes with it at the venue
+                current = stack.pop()
+                if current.client_order_id in covered:
+                    continue
+                covered.add(current.client_order_id)
+                stack.extend(child for child in held if child.parent == current.client_order_id)
+                if current.contingency in (ContingencyType.OCO.value, ContingencyType.OUO.value):
+                    stack.extend(working[cid] for cid in current.linked if cid in working)
         return self._run(commands)
 
     # ---- reports -----------------------------------------------------------------------------
@@ -494,10 +657,20 @@ class SandboxVenue:
             filled_qty=order.filled_qty,
             price=order.price,
             trigger_price=order.trigger_price,
+            trigger_type=order.trigger_type,
             avg_px=order.avg_px,
             expire_time_ns=order.expire_time_ns,
             post_only=order.post_only,
             reduce_only=order.reduce_only,
+            display_qty=order.display_qty,
+            limit_offset=order.limit_offset,
+            trailing_offset=order.trailing_offset,
+            trailing_offset_type=order.trailing_offset_type if order.trailing_offset is not None else None,
+            activation_price=order.activation_price,
+            contingency_type=order.contingency_type,
+            order_list_id=order.order_list_id,
+            linked_order_ids=order.linked_order_ids,
+            parent_order_id=order.parent_order_id,
             venue_position_id=order.position_id if self._hedging else None,
             ts_accepted=ts_accepted,
             ts_triggered=ts_triggered,
