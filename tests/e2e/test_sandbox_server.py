@@ -159,13 +159,15 @@ class Client:
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session = session
         self.url = url
-        self._last_stamp = 0
+
+    _last_stamp = 0  # shared by every client of the module: they all talk to one venue
 
     def _fresh_stamp(self) -> int:
-        """Wall time in ms, strictly increasing: two identical requests in one millisecond would otherwise
-        carry the same signature and the venue would refuse the second as a replay (as the adapter does)."""
-        self._last_stamp = max(now_ms(), self._last_stamp + 1)
-        return self._last_stamp
+        """Wall time in ms, strictly increasing across clients: two identical requests in one millisecond would
+        otherwise carry the same signature and the venue would refuse the second as a replay (the adapter
+        does the same)."""
+        Client._last_stamp = max(now_ms(), Client._last_stamp + 1)
+        return Client._last_stamp
 
     def signed_headers(
         self,

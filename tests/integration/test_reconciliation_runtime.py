@@ -654,3 +654,15 @@ def test_instrument_filter_applies_to_runtime_reports() -> None:
     h = Harness(LiveExecEngineConfig(reconciliation_instrument_ids=[GBPUSD.id]), instruments=(AUDUSD, GBPUSD))
     assert h.engine.reconcile_execution_report(order_report("V-1", OrderStatus.ACCEPTED, client_order_id="O")) is True
     assert h.cache.orders() == [] and h.engine.report_count == 1
+
+
+def test_submitted_report_of_a_held_order_keeps_it_in_flight() -> None:
+    """A venue that holds an order without working it (a bracket exit waiting for its entry) reports SUBMITTED:
+    the order stays SUBMITTED (no made-up acceptance), and its in-flight query tracking is reset."""
+    h = Harness()
+    order = h.cached_order("O-1", quantity=100, status=OrderStatus.SUBMITTED)
+    h.engine.order_retries[order.client_order_id] = 2
+    report = order_report("V-O-1", OrderStatus.SUBMITTED, client_order_id="O-1", quantity=100)
+    assert h.engine.reconcile_execution_report(report) is True
+    assert order.status is OrderStatus.SUBMITTED
+    assert order.client_order_id not in h.engine.order_retries

@@ -584,6 +584,10 @@ class LiveExecutionEngine(ExecutionEngine):
     ) -> bool:
         status = report.order_status
         S = OrderStatus  # noqa: N806
+        if status is S.SUBMITTED:
+            # The venue holds the order without working it (a bracket exit waiting for its entry to fill):
+            # it is known there and still in flight; its acceptance comes as an event when it is released.
+            return True
         if status is S.REJECTED:
             if order.status is not S.REJECTED:
                 self._apply(order, self._rejected(order, report))
