@@ -207,12 +207,14 @@ class Actor(Component):
         self.cache.save_strategy_state(self._state_key(), self.on_save())
 
     # ---- data subscriptions ------------------------------------------------------------------
-    def _subscribe(self, topic: str, handler: Callable[[Any], None]) -> None:
+    def _subscribe(self, topic: str, handler: Callable[[Any], None]) -> bool:
+        """Subscribe `handler` to `topic`; False (and a warning) when this component already is."""
         if topic in self._data_subscriptions:
             self.log.warning("already subscribed to %s", topic)
-            return
+            return False
         self._data_subscriptions[topic] = handler
         self.msgbus.subscribe(topic, handler)
+        return True
 
     def _unsubscribe(self, topic: str) -> bool:
         handler = self._data_subscriptions.pop(topic, None)
@@ -250,8 +252,8 @@ class Actor(Component):
         iid = InstrumentId(instrument_id)
         self._require_instrument(iid)
         topic = topics.quotes_topic(iid)
-        self._subscribe(topic, self._handler_for(topic, self.on_quote_tick, "handle_quote_tick"))
-        self._engine().subscribe_quote_ticks(iid)
+        if self._subscribe(topic, self._handler_for(topic, self.on_quote_tick, "handle_quote_tick")):
+            self._engine().subscribe_quote_ticks(iid)
 
     def unsubscribe_quote_ticks(self, instrument_id: InstrumentId | str) -> None:
         iid = InstrumentId(instrument_id)
@@ -262,8 +264,8 @@ class Actor(Component):
         iid = InstrumentId(instrument_id)
         self._require_instrument(iid)
         topic = topics.trades_topic(iid)
-        self._subscribe(topic, self._handler_for(topic, self.on_trade_tick, "handle_trade_tick"))
-        self._engine().subscribe_trade_ticks(iid)
+        if self._subscribe(topic, self._handler_for(topic, self.on_trade_tick, "handle_trade_tick")):
+            self._engine().subscribe_trade_ticks(iid)
 
     def unsubscribe_trade_ticks(self, instrument_id: InstrumentId | str) -> None:
         iid = InstrumentId(instrument_id)
@@ -274,8 +276,8 @@ class Actor(Component):
         bt = bar_type if isinstance(bar_type, BarType) else BarType.from_str(bar_type)
         self._require_instrument(bt.instrument_id)
         topic = topics.bars_topic(bt)
-        self._subscribe(topic, self._handler_for(topic, self.on_bar, "handle_bar"))
-        self._engine().subscribe_bars(bt)
+        if self._subscribe(topic, self._handler_for(topic, self.on_bar, "handle_bar")):
+            self._engine().subscribe_bars(bt)
 
     def unsubscribe_bars(self, bar_type: BarType | str) -> None:
         bt = bar_type if isinstance(bar_type, BarType) else BarType.from_str(bar_type)
@@ -285,19 +287,25 @@ class Actor(Component):
     def subscribe_order_book_deltas(self, instrument_id: InstrumentId | str) -> None:
         iid = InstrumentId(instrument_id)
         self._require_instrument(iid)
-        self._subscribe(topics.deltas_topic(iid), self.on_order_book_delta)
-        self._engine().subscribe_order_book_deltas(iid)
+        if self._subscribe(topics.deltas_topic(iid), self.on_order_book_delta):
+            self._engine().subscribe_order_book_deltas(iid)
 
     def unsubscribe_order_book_deltas(self, instrument_id: InstrumentId | str) -> None:
-        self._unsubscribe(topics.deltas_topic(InstrumentId(instrument_id)))
+        iid = InstrumentId(instrument_id)
+        if self._unsubscribe(topics.deltas_topic(iid)):
+            self._engine().unsubscribe_order_book_deltas(iid)
 
     def subscribe_order_book_depth10(self, instrument_id: InstrumentId | str) -> None:
+        """Depth-10 snapshots of the instrument; the data engine also keeps its book in the cache."""
         iid = InstrumentId(instrument_id)
         self._require_instrument(iid)
-        self._subscribe(topics.depth10_topic(iid), self.on_order_book_depth10)
+        if self._subscribe(topics.depth10_topic(iid), self.on_order_book_depth10):
+            self._engine().subscribe_order_book_depth10(iid)
 
     def unsubscribe_order_book_depth10(self, instrument_id: InstrumentId | str) -> None:
-        self._unsubscribe(topics.depth10_topic(InstrumentId(instrument_id)))
+        iid = InstrumentId(instrument_id)
+        if self._unsubscribe(topics.depth10_topic(iid)):
+            self._engine().unsubscribe_order_book_depth10(iid)
 
     def register_indicator_for_quote_ticks(self, instrument_id: InstrumentId | str, indicator: Any) -> None:
         """Update `indicator` with each quote before `on_quote_tick` sees it."""
@@ -481,6 +489,7 @@ class Strategy(Actor):
             instrument_id=order.instrument_id,
             order=order,
             position_id=position_id,
+            venue_links=not self.config.manage_contingent_orders,
             ts_init=self.clock.timestamp_ns(),
         )
         self.msgbus.send(topics.RISK_ENGINE_EXECUTE, command)
@@ -555,12 +564,23 @@ class Strategy(Actor):
         )
 
     def cancel_all_orders(self, instrument_id: InstrumentId | str, order_side: OrderSide | None = None) -> None:
-        """Cancel this strategy's open and in-flight orders on the instrument (optionally one side)."""
+        """Cancel this strategy's open, in-flight and emulated orders on the instrument (optionally one side).
+
+        One `CancelAllOrders` goes out: the order emulator cancels the emulated ones locally (`OrderCanceled`,
+        no pending state), the venue the rest.
+        """
         iid = InstrumentId(instrument_id)
         side = order_side or OrderSide.NO_ORDER_SIDE
         orders = self.cache.orders_open(instrument_id=iid, strategy_id=self.strategy_id, side=order_side)
         orders += self.cache.orders_inflight(instrument_id=iid, strategy_id=self.strategy_id, side=order_side)
-        if not orders:
+        emulated = [
+            o
+            for o in self.cache.orders_with_status(OrderStatus.EMULATED)
+            if o.instrument_id == iid
+            and o.strategy_id == self.strategy_id
+            and (side is OrderSide.NO_ORDER_SIDE or o.side is side)
+        ]
+        if not orders and not emulated:
             return
         now = self.clock.timestamp_ns()
         for order in {o.client_order_id: o for o in orders}.values():
