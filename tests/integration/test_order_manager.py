@@ -558,3 +558,19 @@ def test_position_events_are_recorded() -> None:
     data = [quote("90.000", "90.002", 0), quote("90.000", "90.002", 1)]
     r = run(data, {0: lambda s: s.submit_bracket()})
     assert any(isinstance(e, PositionEvent) for e in r.strategy.events)
+
+
+def test_managed_bracket_on_a_venue_with_native_links_is_handled_once() -> None:
+    """With manage_contingent_orders the orders go out with venue_links=False: a venue that supports contingent
+    orders leaves the links to the strategy, so the SL is canceled once, by the strategy, with no rejected cancel."""
+    from toolkit.model.events import OrderCanceled, OrderCancelRejected
+
+    data = [quote("90.000", "90.002", 0), quote("90.000", "90.002", 1), quote("90.101", "90.103", 2)]
+    # use_reduce_only off: the venue's flat-position rule would also cancel the SL (a harmless, spec-conform
+    # CancelRejected for the strategy's own cancel); here only the links could make the venue act.
+    venue = MatchingConfig(support_contingent_orders=True, use_reduce_only=False)
+    r = run(data, {0: lambda s: s.submit_bracket()}, matching=venue)
+    s = r.strategy
+    assert (s.entry.status, s.tp.status, s.sl.status) == (OrderStatus.FILLED, OrderStatus.FILLED, OrderStatus.CANCELED)
+    assert not [e for e in r.venue_events if isinstance(e, OrderCancelRejected)]
+    assert len([e for e in r.venue_events if isinstance(e, OrderCanceled)]) == 1

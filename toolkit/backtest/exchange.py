@@ -176,7 +176,7 @@ class SimulatedExchange:
     def _apply(self, command: Command, ts: int) -> None:
         engine = self._engine(command.instrument_id)
         if isinstance(command, SubmitOrder):
-            engine.process_order(command.order, ts, command.position_id)
+            engine.process_order(command.order, ts, command.position_id, command.venue_links)
         elif isinstance(command, ModifyOrder):
             engine.process_modify(command, ts)
         elif isinstance(command, CancelOrder):

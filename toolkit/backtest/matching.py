@@ -1207,12 +1207,17 @@ class MatchingEngine:
             return f"time in force {order.time_in_force.value} not supported"
         return None
 
-    def process_order(self, order: Order, ts: int, position_id: PositionId | None = None) -> None:
-        """An order arrives at the venue (spec §3.3; contingent orders §7)."""
+    def process_order(
+        self, order: Order, ts: int, position_id: PositionId | None = None, venue_links: bool = True
+    ) -> None:
+        """An order arrives at the venue (spec §3.3; contingent orders §7). With `venue_links` False the order's
+        contingency links are the client's business (a strategy managing them) and the venue ignores them."""
         self.ts = ts
         self._seq += 1
         record = VenueOrder(order, self._next_venue_order_id(), position_id, self._seq)
         record.matched_at = self._data_point
+        if not venue_links:
+            record.parent, record.linked, record.contingency = None, (), "NO_CONTINGENCY"
         if self.config.support_contingent_orders:
             verdict = self.contingencies.on_arrival(record)
             if verdict is not None:

@@ -37,8 +37,12 @@ class TradingCommand(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class SubmitOrder(TradingCommand, frozen=True, kw_only=True, gc=False):
+    """`venue_links`: whether the venue should act on the order's contingency links (OTO/OCO/OUO). False when
+    the strategy manages them itself (`manage_contingent_orders`), so the two never act on the same orders."""
+
     order: Order
     position_id: PositionId | None = None
+    venue_links: bool = True
 
     @property
     def client_order_id(self) -> ClientOrderId:

@@ -47,7 +47,7 @@ from toolkit.adapters.sandbox.protocol import (
 from toolkit.live.clients import DataHandler, EventHandler, LiveDataClient, LiveExecutionClient
 from toolkit.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder
 from toolkit.model.data import BarType
-from toolkit.model.enums import OmsType, OrderSide, OrderStatus
+from toolkit.model.enums import ContingencyType, OmsType, OrderSide, OrderStatus
 from toolkit.model.events import (
     AccountState,
     OrderAccepted,
@@ -1198,10 +1198,11 @@ def submit_request(command: SubmitOrder) -> SubmitOrderRequest:
         trailing_offset_type=order.trailing_offset_type,
         limit_offset=_text(order.limit_offset),
         activation_price=_text(order.activation_price),
-        contingency_type=order.contingency_type,
+        # Links go to the venue only when it should act on them (not when the strategy manages them itself).
+        contingency_type=order.contingency_type if command.venue_links else ContingencyType.NO_CONTINGENCY,
         order_list_id=_text(order.order_list_id),
-        linked_order_ids=tuple(str(cid) for cid in order.linked_order_ids),
-        parent_order_id=_text(order.parent_order_id),
+        linked_order_ids=tuple(str(cid) for cid in order.linked_order_ids) if command.venue_links else (),
+        parent_order_id=_text(order.parent_order_id) if command.venue_links else None,
         tags=tuple(order.tags),
     )
 
