@@ -39,3 +39,23 @@ def test_two_runs_of_the_same_backtest_are_identical_and_a_changed_fill_is_repor
     # A fill only one side has.
     shutil.copy(fills_file, b / "fills" / "part-00001.parquet")
     assert any("B only" in d for d in compare_snapshots(a, b).differences)
+
+
+def test_orders_created_at_one_timestamp_compare_in_creation_order(tmp_path: Path) -> None:
+    """Two runs whose orders table lists same-timestamp orders in different row orders (one by id as text:
+    "-100" before "-99") still agree: ties go by the number that ends the client order id."""
+    a = _run(tmp_path / "a")
+    b = _run(tmp_path / "b")
+    orders_file = next((b / "orders").glob("part-*.parquet"))
+    orders = pl.read_parquet(orders_file)
+    assert orders.height >= 2
+    # Give the first two orders one timestamp, in both snapshots, and reverse their rows in B only.
+    for folder in (a, b):
+        path = next((folder / "orders").glob("part-*.parquet"))
+        frame = pl.read_parquet(path)
+        ts = frame["ts_init"].to_list()
+        ts[1] = ts[0]
+        frame.with_columns(pl.Series("ts_init", ts, dtype=frame.schema["ts_init"])).write_parquet(path)
+    frame = pl.read_parquet(orders_file)
+    pl.concat([frame[1:2], frame[0:1], frame[2:]]).write_parquet(orders_file)
+    assert compare_snapshots(a, b).identical

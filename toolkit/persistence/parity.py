@@ -61,9 +61,16 @@ def read_table(folder: Path, table: str) -> pl.DataFrame:
 
 
 def _rows(frame: pl.DataFrame, keys: tuple[str, ...], order_by: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Rows in time order; ties in the order the strategy created the orders (the number that ends a
+    client order id such as `O-20240102-000000-001-001-100`, compared as a number: "-99" before "-100")."""
     if frame.is_empty():
         return []
-    ordered = frame.sort(list(order_by), maintain_order=True)
+    tie = (
+        pl.col("client_order_id").cast(pl.Utf8).str.extract(r"-(\d+)$", 1).cast(pl.Int64, strict=False).fill_null(0)
+        if "client_order_id" in frame.columns
+        else pl.lit(0)
+    )
+    ordered = frame.with_columns(tie.alias("_created")).sort([*order_by, "_created"], maintain_order=True)
     return [tuple("" if v is None else str(v) for v in row) for row in ordered.select(list(keys)).iter_rows()]
 
 
