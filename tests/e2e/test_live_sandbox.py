@@ -227,7 +227,14 @@ def test_a_user_script_runs_the_node_too(tmp_path: Path, live_runs: list[LiveRun
             text=True,
         )
         try:
-            wait_for(lambda: request(url, "GET", "/api/v1/status")["end_of_data"], 120, "the end of the data")
+            try:
+                wait_for(lambda: request(url, "GET", "/api/v1/status")["end_of_data"], 120, "the end of the data")
+            except AssertionError as exc:
+                script.kill()
+                out, err = script.communicate(timeout=15)
+                raise AssertionError(
+                    f"{exc}\n--- venue ---\n{venue.text()[-3000:]}\n--- script ---\n{(out + err)[-3000:]}"
+                ) from None
             script.send_signal(signal.SIGINT)
             _out, err = script.communicate(timeout=15)
             assert script.returncode == 0, err
