@@ -179,11 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure backtest throughput on generated data")
     p.add_argument(
         "--workload",
-        choices=["ticks", "catalog", "live-latency", "database", "all"],
-        default="ticks",
-        help="ticks: EMA cross backtest on 1M quotes; catalog: 10M-quote catalog, range query, streaming backtest",
+        choices=["w1", "w2", "w3", "w4", "w5", "all", "ticks", "catalog", "live-latency", "database"],
+        default="w1",
+        help="w1 quotes-light, w2 quotes-heavy, w3 bars, w4 L2 book, w5 10M-quote catalog stream (= catalog; "
+        "ticks = w1), each with its engine-free floor; live-latency; database; all (docs/performance.md)",
     )
-    p.add_argument("--events", type=int, help="number of quotes (default 1,000,000 for ticks, 10,000,000 for catalog)")
+    p.add_argument(
+        "--events", type=int, help="events per workload (defaults: w1/w3/w4 1,000,000, w2 100,000, w5 10,000,000)"
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.set_defaults(func=cmd_bench)
