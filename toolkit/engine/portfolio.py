@@ -20,7 +20,7 @@ from toolkit.engine import topics
 from toolkit.model.accounting import account_state_after_fill, convert, exchange_rate
 from toolkit.model.accounts import Account, CashAccount, MarginAccount, account_from_state
 from toolkit.model.enums import AccountType, PositionSide
-from toolkit.model.events import AccountState, OrderFilled
+from toolkit.model.events import AccountState, MarginBalance, OrderFilled
 from toolkit.model.identifiers import AccountId, InstrumentId
 from toolkit.model.instruments import CurrencyPair, Instrument
 from toolkit.model.objects import FIXED_SCALE, Currency, Money, Price, Quantity
@@ -147,14 +147,19 @@ class Portfolio:
                     continue
                 margin = account.calculate_margin_init(instrument, order.leaves_qty, price)
                 init = init + self._to_account_ccy(account, margin)
-            net_raw = 0
-            cost = Fraction(0)
-            for position in self.cache.positions_open(instrument_id=instrument.id):
-                net_raw += position.signed_qty_raw
-                cost += position.avg_px_open_exact * position.signed_qty_raw
+            positions = self.cache.positions_open(instrument_id=instrument.id)
             maint = Money(0, ccy)
+            if len(positions) == 1:  # the common case (NETTING): its own average, no summing
+                net_raw = positions[0].signed_qty_raw
+                avg = positions[0].avg_px_open_exact
+            else:
+                net_raw = 0
+                cost = Fraction(0)
+                for position in positions:
+                    net_raw += position.signed_qty_raw
+                    cost += position.avg_px_open_exact * position.signed_qty_raw
+                avg = cost / net_raw if net_raw else Fraction(0)  # exact, in price units
             if net_raw != 0:
-                avg = cost / net_raw  # exact, in price units
                 margin = account.calculate_margin_maint(
                     instrument, Quantity(abs(net_raw), instrument.size_precision), avg
                 )
@@ -164,8 +169,7 @@ class Portfolio:
                 return False
             if current is None and init.raw == 0 and maint.raw == 0:
                 return False
-            account.update_margin_init(instrument.id, init)
-            account.update_margin_maint(instrument.id, maint)
+            account.update_margin(MarginBalance(init, maint, instrument.id))  # one re-split of the balance
             return True
         return False
 

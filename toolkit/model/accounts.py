@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, ClassVar, Self
 
 from toolkit.model.enums import AccountType, OrderSide, parse_enum
@@ -24,6 +25,12 @@ from toolkit.model.objects import FIXED_SCALE, Currency, Money, Price, Quantity
 from toolkit.model.orders import Order
 
 _SCALE_SQUARED = FIXED_SCALE * FIXED_SCALE
+
+
+@lru_cache(maxsize=4096)
+def _ratio(value: Decimal) -> tuple[int, int]:
+    """A Decimal rate or leverage as an exact integer ratio (cached: instruments reuse a handful of values)."""
+    return value.as_integer_ratio()
 
 
 class MarginModel(StrEnum):
@@ -335,30 +342,39 @@ class MarginAccount(Account):
         return dict(self._leverages)
 
     # ---- margin calculation ------------------------------------------------------------------
-    def _margin(self, instrument: Instrument, qty_raw: int, price: Fraction, rate: Decimal) -> Money:
-        """notional x rate (/ leverage for LEVERAGED), from raw qty and an exact raw price."""
+    def _margin(self, instrument: Instrument, qty_raw: int, price_num: int, price_den: int, rate: Decimal) -> Money:
+        """notional x rate (/ leverage for LEVERAGED), from a raw qty and an exact raw price price_num / price_den,
+        in integers only (one rounding at the end, half-even to the currency)."""
         multiplier = instrument.multiplier.raw
+        rate_num, rate_den = _ratio(rate)
         if instrument.is_inverse:
             currency = instrument.base_currency_or_none or instrument.settlement_currency
-            notional = Fraction(qty_raw * multiplier) / price
+            num, den = qty_raw * multiplier * price_den, price_num
         else:
             currency = instrument.quote_currency
-            notional = qty_raw * multiplier * price / _SCALE_SQUARED
-        margin = notional * Fraction(rate)
+            num, den = qty_raw * multiplier * price_num, price_den * _SCALE_SQUARED
+        num *= rate_num
+        den *= rate_den
         if self.margin_model is MarginModel.LEVERAGED:
-            margin /= Fraction(self.leverage(instrument.id))
-        return Money.from_raw_rounded(Fraction(margin), currency)
+            lev_num, lev_den = _ratio(self.leverage(instrument.id))
+            num *= lev_den
+            den *= lev_num
+        return Money.from_raw_ratio(num, den, currency)
 
     def calculate_margin_init(self, instrument: Instrument, quantity: Quantity, price: Price) -> Money:
         """Initial margin of an order of `quantity` at `price` (quote currency; base for inverse)."""
-        return self._margin(instrument, quantity.raw, Fraction(price.raw), instrument.margin_init)
+        return self._margin(instrument, quantity.raw, price.raw, 1, instrument.margin_init)
 
     def calculate_margin_maint(
         self, instrument: Instrument, quantity: Quantity, avg_px: Price | Decimal | Fraction
     ) -> Money:
         """Maintenance margin of a net position of `quantity` opened at `avg_px` (a price, not raw)."""
-        raw_price = Fraction(avg_px.raw) if isinstance(avg_px, Price) else Fraction(avg_px) * FIXED_SCALE
-        return self._margin(instrument, quantity.raw, raw_price, instrument.margin_maint)
+        if isinstance(avg_px, Price):
+            num, den = avg_px.raw, 1
+        else:
+            ratio = avg_px if isinstance(avg_px, Fraction) else Fraction(avg_px)
+            num, den = ratio.numerator * FIXED_SCALE, ratio.denominator
+        return self._margin(instrument, quantity.raw, num, den, instrument.margin_maint)
 
     # ---- margins held ------------------------------------------------------------------------
     def margin_balances(self) -> tuple[MarginBalance, ...]:

@@ -299,6 +299,15 @@ class Money(msgspec.Struct, frozen=True, gc=False, eq=False):
         return cls(0, ccy)
 
     @classmethod
+    def from_raw_ratio(cls, numerator: int, denominator: int, currency: Currency) -> Money:
+        """The exact raw amount numerator / denominator (at FIXED_SCALE), rounded half-even to the currency grid
+        (`from_raw_rounded` without building a Fraction: hot paths keep integers)."""
+        step = _SCALES[currency.precision]
+        if denominator < 0:
+            numerator, denominator = -numerator, -denominator
+        return cls(round_half_even(numerator, denominator * step) * step, currency)
+
+    @classmethod
     def from_raw_rounded(cls, raw: int | Fraction, currency: Currency) -> Money:
         """Round an exact raw amount (int or Fraction, at FIXED_SCALE) half-even to the currency grid."""
         step = _SCALES[currency.precision]
