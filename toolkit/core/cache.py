@@ -10,6 +10,7 @@ Persistence to a database is a later layer that mirrors these writes.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from toolkit.model.orders import Order
     from toolkit.model.position import Position
 
+
+_GENERATIONS = itertools.count(1)
 
 class Cache:
     """In-memory trading state with indexes; `tick_capacity`/`bar_capacity` bound the history."""
@@ -60,6 +63,7 @@ class Cache:
         self._positions_by_strategy: dict[StrategyId, set[PositionId]] = {}
         self._positions_by_instrument: dict[InstrumentId, set[PositionId]] = {}
         self._position_snapshots: dict[PositionId, list[Position]] = {}
+        self.generation = next(_GENERATIONS)  # a new one after every reset: histories handed out are stale
         self._quotes: dict[InstrumentId, deque[QuoteTick]] = {}
         self._trades: dict[InstrumentId, deque[TradeTick]] = {}
         self._bars: dict[BarType, deque[Bar]] = {}
@@ -81,6 +85,14 @@ class Cache:
         return [i for i in items if venue is None or i.id.venue == venue]
 
     # ---- market data -------------------------------------------------------------------------
+    def quote_history(self, instrument_id: InstrumentId) -> deque[QuoteTick]:
+        """The instrument's quote history (created empty if new), for writers that append themselves; valid
+        while `generation` is unchanged."""
+        history = self._quotes.get(instrument_id)
+        if history is None:
+            history = self._quotes[instrument_id] = deque(maxlen=self.tick_capacity)
+        return history
+
     def add_quote_tick(self, tick: QuoteTick) -> None:
         history = self._quotes.get(tick.instrument_id)
         if history is None:

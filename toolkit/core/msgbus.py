@@ -69,6 +69,9 @@ class MessageBus:
         self._matchers: dict[str, Callable[[str], bool]] = {}
         self._resolved: dict[str, tuple[MessageHandler, ...]] = {}
         self._endpoints: dict[str, MessageHandler] = {}
+        self.generation = 0
+        """Changes whenever a subscription or listener changes: a hot path that caches `route(topic)` re-reads
+        it when this differs from the generation it cached."""
 
     def __repr__(self) -> str:
         return f"MessageBus(trader_id={self.trader_id!r})"
@@ -90,6 +93,7 @@ class MessageBus:
             self._matchers[topic_pattern] = compile_topic_pattern(topic_pattern)
         self._subscriptions.append(Subscription(topic_pattern, handler, priority, self._sequence))
         self._invalidate(topic_pattern)
+        self.generation += 1
 
     def unsubscribe(self, topic_pattern: str, handler: MessageHandler) -> None:
         """Remove the subscription of `handler` to exactly `topic_pattern`."""
@@ -98,6 +102,7 @@ class MessageBus:
             raise ValueError(f"handler {handler!r} is not subscribed to {topic_pattern!r}")
         self._subscriptions.remove(subscription)
         self._invalidate(topic_pattern)
+        self.generation += 1
         if not any(s.topic_pattern == topic_pattern for s in self._subscriptions):
             del self._matchers[topic_pattern]
 
@@ -105,9 +110,19 @@ class MessageBus:
         """Call `listener(topic, msg)` for every message published (before its handlers), e.g. to stream the
         bus to an external store. Handlers are not told the topic; listeners are."""
         self._listeners = (*self._listeners, listener)
+        self.generation += 1
 
     def remove_listener(self, listener: Callable[[str, Any], None]) -> None:
         self._listeners = tuple(x for x in self._listeners if x != listener)  # bound methods compare equal
+        self.generation += 1
+
+    def route(self, topic: str) -> tuple[tuple[Callable[[str, Any], None], ...], tuple[MessageHandler, ...]]:
+        """(listeners, handlers) a publish to `topic` reaches now; valid until `generation` changes. A hot path
+        may deliver with these itself (adding 1 to `pub_count` per message) instead of calling `publish`."""
+        handlers = self._resolved.get(topic)
+        if handlers is None:
+            handlers = self._resolve(topic)
+        return self._listeners, handlers
 
     def publish(self, topic: str, msg: Any) -> None:
         """Deliver `msg` to every handler subscribed to a pattern matching the concrete `topic`."""

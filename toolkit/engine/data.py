@@ -16,7 +16,7 @@ the handlers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.engine import topics
 from toolkit.engine.aggregation import BarAggregator, make_aggregator
@@ -49,6 +49,7 @@ class DataEngine:
         self._quote_feeds: dict[InstrumentId, list[BarAggregator]] = {}
         self._trade_feeds: dict[InstrumentId, list[BarAggregator]] = {}
         self._quote_topics: dict[InstrumentId, str] = {}
+        self._quote_routes: dict[InstrumentId, tuple[Any, ...]] = {}
         self._trade_topics: dict[InstrumentId, str] = {}
         self._bar_topics: dict[BarType, str] = {}
         self._delta_topics: dict[InstrumentId, str] = {}
@@ -131,6 +132,7 @@ class DataEngine:
                     for aggs in feeds.values():
                         if aggregator in aggs:
                             aggs.remove(aggregator)
+                self._quote_routes.clear()
 
     def _start_aggregator(self, bar_type: BarType) -> None:
         instrument = self.cache.instrument(bar_type.instrument_id)
@@ -140,6 +142,7 @@ class DataEngine:
         self._aggregators[bar_type] = aggregator
         feeds = self._trade_feeds if bar_type.spec.price_type is PriceType.LAST else self._quote_feeds
         feeds.setdefault(bar_type.instrument_id, []).append(aggregator)
+        self._quote_routes.clear()
 
     def stop(self) -> None:
         for aggregator in self._aggregators.values():
@@ -168,16 +171,44 @@ class DataEngine:
             raise TypeError(f"the data engine cannot process {kind.__name__}")
 
     def process_quote_tick(self, tick: QuoteTick) -> None:
-        iid = tick.instrument_id
-        self.cache.add_quote_tick(tick)
-        feeds = self._quote_feeds.get(iid)
+        # The hot path of every quote: cache, bar aggregators, subscribers, with what each needs looked up once
+        # per instrument (a route, re-read when the bus's subscriptions or the cache change), not per quote.
+        bus = self.msgbus
+        route = self._quote_routes.get(tick.instrument_id)
+        if route is None or route[0] != bus.generation or route[1] != self.cache.generation:
+            route = self._quote_route(tick.instrument_id)
+        route[2](tick)
+        feeds = route[3]
         if feeds:
             for aggregator in feeds:
                 aggregator.handle_quote_tick(tick)
+        bus.pub_count += 1
+        listeners = route[5]
+        if listeners:
+            topic = route[4]
+            for listener in listeners:
+                listener(topic, tick)
+        for handler in route[6]:
+            handler(tick)
+
+    def _quote_route(self, iid: InstrumentId) -> tuple[Any, ...]:
+        """(bus generation, cache generation, history append, aggregators, topic, listeners, handlers)."""
         topic = self._quote_topics.get(iid)
         if topic is None:
             topic = self._quote_topics[iid] = topics.quotes_topic(iid)
-        self.msgbus.publish(topic, tick)
+        listeners, handlers = self.msgbus.route(topic)
+        feeds = self._quote_feeds.get(iid)
+        route = (
+            self.msgbus.generation,
+            self.cache.generation,
+            self.cache.quote_history(iid).append,
+            tuple(feeds) if feeds else (),
+            topic,
+            listeners,
+            handlers,
+        )
+        self._quote_routes[iid] = route
+        return route
 
     def process_trade_tick(self, tick: TradeTick) -> None:
         iid = tick.instrument_id
