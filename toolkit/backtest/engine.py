@@ -68,6 +68,7 @@ class BacktestEngine:
         self._bar_types: set[BarType] = set()
         self._settle_needed = False
         self._next_arrival_ns = _NEVER
+        self._delayed: tuple[SimulatedExchange, ...] = ()  # venues with a latency model
         self.equity: list[EquityPoint] = []
         self.prices: PriceSampler | None = None
         self.events_processed = 0
@@ -122,6 +123,7 @@ class BacktestEngine:
         if exchange.venue in self.exchanges:
             raise ValueError(f"venue {exchange.venue} already added")
         self.exchanges[exchange.venue] = exchange
+        self._delayed = tuple(ex for ex in self.exchanges.values() if ex.latency_model is not None)
         client = BacktestExecutionClient(exchange, self.clock, self.kernel.exec_engine.process, self._on_command)
         self.kernel.exec_engine.register_client(client)
         self.kernel.portfolio.set_account_options(str(exchange.venue), AccountOptions(default_leverage, leverages))
@@ -384,8 +386,11 @@ class BacktestEngine:
                         raise StrategyError(f"error at ts {ts} while settling venue commands: {exc!r}") from exc
             if not busy:
                 self._settle_needed = False
-                arrivals = [a for a in (ex.next_arrival_ns() for ex in exchanges) if a is not None]
-                self._next_arrival_ns = min(arrivals) if arrivals else _NEVER
+                if self._delayed:  # only venues with latency have commands in flight
+                    arrivals = [a for a in (ex.next_arrival_ns() for ex in self._delayed) if a is not None]
+                    self._next_arrival_ns = min(arrivals) if arrivals else _NEVER
+                else:
+                    self._next_arrival_ns = _NEVER
                 return
             self.iterations += 1
             for exchange in exchanges:
@@ -403,7 +408,8 @@ class BacktestEngine:
                     handler.handle()
                 except Exception as exc:
                     raise StrategyError(f"error at ts {at} in timer {handler.event.name!r}: {exc!r}") from exc
-            self.settle(at)
+            if self._settle_needed or at >= self._next_arrival_ns:  # a handler sent commands, or some arrived
+                self.settle(at)
 
     def flush_inflight(self) -> None:
         """With latency, move the clock to the last in-flight arrival so stop-time commands apply."""

@@ -58,23 +58,29 @@ def bar_point_order(open_: int, high: int, low: int, adaptive: bool) -> tuple[st
 def trade_bar_points(
     open_: int, high: int, low: int, close: int, volume: int, increment: int, last: int | None, adaptive: bool
 ) -> list[tuple[int, int, str]]:
-    """Replay points of a LAST/MID (or one-sided) bar, skipping those that would not move the price."""
+    """Replay points of a LAST/MID (or one-sided) bar, skipping those that would not move the price: O only
+    on a gap from `last` (or without one), H only above, L only below, C only if it differs (spec §2.4)."""
     quarter, close_size = split_bar_volume(volume, increment)
-    prices = {OPEN: open_, HIGH: high, LOW: low, CLOSE: close}
     points: list[tuple[int, int, str]] = []
-    for name in bar_point_order(open_, high, low, adaptive):
-        px = prices[name]
-        if name == OPEN:
-            keep = last is None or px != last
-        elif name == HIGH:
-            keep = last is None or px > last
-        elif name == LOW:
-            keep = last is None or px < last
-        else:
-            keep = last is None or px != last
-        if keep:
-            points.append((px, close_size if name == CLOSE else quarter, name))
-            last = px
+    if last is None or open_ != last:
+        points.append((open_, quarter, OPEN))
+        last = open_
+    if adaptive and not abs(high - open_) < abs(low - open_):
+        if low < last:
+            points.append((low, quarter, LOW))
+            last = low
+        if high > last:
+            points.append((high, quarter, HIGH))
+            last = high
+    else:
+        if high > last:
+            points.append((high, quarter, HIGH))
+            last = high
+        if low < last:
+            points.append((low, quarter, LOW))
+            last = low
+    if close != last:
+        points.append((close, close_size, CLOSE))
     return points
 
 

@@ -491,6 +491,14 @@ class MatchingEngine:
             self.last,
             self.config.bar_adaptive_high_low_ordering,
         )
+        if not (self._bids or self._asks):
+            # Nothing rests: only the state the bar leaves matters (its last replayed point).
+            if points:
+                px, size, _ = points[-1]
+                self.bid = self.ask = self.last = px
+                self.bid_size = self.ask_size = size
+                self._data_point += 1
+            return
         ts = bar.ts_init
         try:
             for px, size, point in points:

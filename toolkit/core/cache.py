@@ -64,6 +64,7 @@ class Cache:
         self._positions_by_instrument: dict[InstrumentId, set[PositionId]] = {}
         self._position_snapshots: dict[PositionId, list[Position]] = {}
         self.generation = next(_GENERATIONS)  # a new one after every reset: histories handed out are stale
+        self.instruments_version = 0  # counts add_instrument calls: readers that keep a list know when to refresh
         self._quotes: dict[InstrumentId, deque[QuoteTick]] = {}
         self._trades: dict[InstrumentId, deque[TradeTick]] = {}
         self._bars: dict[BarType, deque[Bar]] = {}
@@ -76,6 +77,7 @@ class Cache:
     # ---- instruments -------------------------------------------------------------------------
     def add_instrument(self, instrument: Instrument) -> None:
         self._instruments[instrument.id] = instrument
+        self.instruments_version += 1
 
     def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
         return self._instruments.get(instrument_id)

@@ -24,6 +24,8 @@ class PriceSampler:
         self.cache = cache
         self.interval_ns = interval_ns
         self.rows: list[tuple[int, str, int, int]] = []  # (ts, instrument id, raw price, precision)
+        self._instruments: list[tuple[object, str, int]] = []  # (id, id text, precision), refreshed on change
+        self._known: tuple[int, int] = (-1, -1)
 
     def start(self) -> None:
         now = self.clock.timestamp_ns()
@@ -38,7 +40,12 @@ class PriceSampler:
         self.sample(event.ts_event)
 
     def sample(self, ts: int) -> None:
-        for instrument in self.cache.instruments():
-            raw = self.cache.last_price_raw(instrument.id)
+        version = (self.cache.generation, self.cache.instruments_version)
+        if version != self._known:  # refresh the instrument list only when the cache's instruments changed
+            self._instruments = [(i.id, str(i.id), i.price_precision) for i in self.cache.instruments()]
+            self._known = version
+        last_price_raw = self.cache.last_price_raw
+        for iid, text, precision in self._instruments:
+            raw = last_price_raw(iid)  # type: ignore[arg-type]
             if raw is not None:
-                self.rows.append((ts, str(instrument.id), raw, instrument.price_precision))
+                self.rows.append((ts, text, raw, precision))
