@@ -66,7 +66,7 @@ class Portfolio:
         self._options: dict[str, AccountOptions] = {}
         self.account_states: list[AccountState] = []
         self._pair_index: dict[str, InstrumentId] = {}
-        self._pair_index_size = -1
+        self._pair_index_size: tuple[int, int] = (-1, -1)
         self._last_fill_px: dict[InstrumentId, int] = {}
 
     def set_account_options(self, venue: str, options: AccountOptions) -> None:
@@ -76,7 +76,7 @@ class Portfolio:
         self.account_states.clear()
         self._last_fill_px.clear()
         self._pair_index.clear()
-        self._pair_index_size = -1
+        self._pair_index_size: tuple[int, int] = (-1, -1)
 
     # ---- account updates ---------------------------------------------------------------------
     def apply_account_state(self, state: AccountState) -> None:
@@ -123,11 +123,12 @@ class Portfolio:
         instrument = self.cache.instrument(order.instrument_id)
         if account is None or instrument is None:
             return
-        if self._refresh_locks(account, instrument):
+        if self._refresh_locks(account, instrument, positions_changed=False):
             self._record(account.to_state(self.clock.timestamp_ns()))
 
-    def _refresh_locks(self, account: Account, instrument: Instrument) -> bool:
-        """Recompute the instrument's locks/margins; True if anything changed."""
+    def _refresh_locks(self, account: Account, instrument: Instrument, positions_changed: bool = True) -> bool:
+        """Recompute the instrument's locks/margins; True if anything changed. An order event leaves positions
+        as they are (`positions_changed=False`): the maintenance margin held for them is kept, not recomputed."""
         open_orders = self.cache.orders_open(instrument_id=instrument.id)
         if isinstance(account, CashAccount):
             locked = account.calculate_balance_locked(instrument, open_orders)
@@ -147,6 +148,13 @@ class Portfolio:
                     continue
                 margin = account.calculate_margin_init(instrument, order.leaves_qty, price)
                 init = init + self._to_account_ccy(account, margin)
+            current = account.margin(instrument.id)
+            if not positions_changed and current is not None and current.maintenance.currency.code == ccy.code:
+                maint = current.maintenance
+                if current.initial == init:
+                    return False
+                account.update_margin(MarginBalance(init, maint, instrument.id))
+                return True
             positions = self.cache.positions_open(instrument_id=instrument.id)
             maint = Money(0, ccy)
             if len(positions) == 1:  # the common case (NETTING): its own average, no summing
@@ -164,7 +172,6 @@ class Portfolio:
                     instrument, Quantity(abs(net_raw), instrument.size_precision), avg
                 )
                 maint = self._to_account_ccy(account, margin)
-            current = account.margin(instrument.id)
             if current is not None and current.initial == init and current.maintenance == maint:
                 return False
             if current is None and init.raw == 0 and maint.raw == 0:
@@ -175,9 +182,10 @@ class Portfolio:
 
     # ---- currency conversion -----------------------------------------------------------------
     def _mid(self, symbol: str) -> Decimal | None:
-        if self._pair_index_size != len(self.cache.instruments()):
+        version = (self.cache.generation, self.cache.instruments_version)
+        if self._pair_index_size != version:  # rebuilt only when the cache's instruments changed
             self._pair_index = {str(i.id.symbol): i.id for i in self.cache.instruments() if isinstance(i, CurrencyPair)}
-            self._pair_index_size = len(self.cache.instruments())
+            self._pair_index_size = version
         instrument_id = self._pair_index.get(symbol)
         if instrument_id is None:
             return None
