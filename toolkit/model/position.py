@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from math import gcd
 from typing import TypeVar
 
 import msgspec
@@ -73,7 +74,8 @@ class Position:
     """
 
     __slots__ = (
-        "_avg_open_raw",
+        "_avg_den",
+        "_avg_num",
         "_close_cost_raw",
         "_closed_qty_raw",
         "_commissions",
@@ -130,7 +132,7 @@ class Position:
         self.opening_order_id: ClientOrderId = fill.client_order_id
         self.closing_order_id: ClientOrderId | None = None
         self.peak_qty_raw = 0
-        self._avg_open_raw = Fraction(0)
+        self._avg_num, self._avg_den = 0, 1  # exact average open price (raw) as an integer ratio
         self._close_cost_raw = 0
         self._closed_qty_raw = 0
         self._realized_raw = 0
@@ -160,7 +162,7 @@ class Position:
     @property
     def avg_px_open_exact(self) -> Fraction:
         """The exact quantity-weighted average open price (price units, not raw)."""
-        return self._avg_open_raw / FIXED_SCALE
+        return Fraction(self._avg_num, self._avg_den * FIXED_SCALE)
 
     @property
     def avg_px_open(self) -> Decimal:
@@ -251,10 +253,15 @@ class Position:
             self._start_cycle(fill)
         if increasing:
             held = abs(current)
-            self._avg_open_raw = (self._avg_open_raw * held + px * qty) / (held + qty)
+            # (avg * held + px * qty) / (held + qty), kept as a reduced integer ratio (no Fraction per fill)
+            num = self._avg_num * held + px * qty * self._avg_den
+            den = self._avg_den * (held + qty)
+            common = gcd(num, den)
+            self._avg_num, self._avg_den = num // common, den // common
             gross = Money(0, currency)
         else:
-            gross = Money.from_raw_rounded(self._closing_pnl_raw(current, qty, px), currency)
+            pnl_num, pnl_den = self._pnl_ratio(qty if current > 0 else -qty, px)
+            gross = Money.from_raw_ratio(pnl_num, pnl_den, currency)
             self._close_cost_raw += px * qty
             self._closed_qty_raw += qty
             self._realized_raw += gross.raw
@@ -292,20 +299,20 @@ class Position:
         self.ts_opened = fill.ts_event
         self.ts_closed = None
         self.peak_qty_raw = 0
-        self._avg_open_raw = Fraction(0)
+        self._avg_num, self._avg_den = 0, 1  # exact average open price (raw) as an integer ratio
         self._close_cost_raw = 0
         self._closed_qty_raw = 0
         self._realized_raw = 0
         self._commissions = {}
         self.account_id = fill.account_id
 
-    def _closing_pnl_raw(self, held_signed: int, qty: int, px: int) -> Fraction:
-        """Exact PnL (raw money units) of closing `qty` of a position of `held_signed` at `px`."""
-        direction = 1 if held_signed > 0 else -1
-        avg = self._avg_open_raw
+    def _pnl_ratio(self, signed: int, px: int) -> tuple[int, int]:
+        """Exact PnL (raw money units) of `signed` held at the average, valued at `px`: (numerator, denominator).
+        Linear: (px - avg) x qty x multiplier; inverse: qty x multiplier x (1/avg - 1/px)."""
+        num, den = self._avg_num, self._avg_den  # avg = num / den
         if self.is_inverse:
-            return direction * qty * self.multiplier.raw * (1 / avg - Fraction(1, px))
-        return direction * (px - avg) * qty * self.multiplier.raw / _SCALE_SQUARED
+            return signed * self.multiplier.raw * (den * px - num), num * px
+        return (px * den - num) * signed * self.multiplier.raw, den * _SCALE_SQUARED
 
     # ---- valuation ---------------------------------------------------------------------------
     def unrealized_pnl(self, last: Price) -> Money:
@@ -314,12 +321,8 @@ class Position:
         signed = self.signed_qty_raw
         if signed == 0:
             return Money(0, currency)
-        avg = self._avg_open_raw
-        if self.is_inverse:
-            exact = signed * self.multiplier.raw * (1 / avg - Fraction(1, last.raw))
-        else:
-            exact = (last.raw - avg) * signed * self.multiplier.raw / _SCALE_SQUARED
-        return Money.from_raw_rounded(exact, currency)
+        num, den = self._pnl_ratio(signed, last.raw)
+        return Money.from_raw_ratio(num, den, currency)
 
     def total_pnl(self, last: Price) -> Money:
         """Realized (net of settlement-currency commissions) plus unrealized at `last`."""
