@@ -63,6 +63,8 @@ class OrderFactory:
         self.use_uuids = use_uuids
         self.count = 0
         self.order_list_count = 0
+        self._stamp_second = -1
+        self._stamp_text = ""
 
     def set_count(self, count: int) -> None:
         """Continue numbering after `count` (restored state after a restart)."""
@@ -72,18 +74,26 @@ class OrderFactory:
         self.count = 0
         self.order_list_count = 0
 
+    def _stamp(self) -> str:
+        """The clock's time as YYYYMMDD-HHMMSS, formatted once per second of clock time."""
+        second = self.clock.timestamp_ns() // 1_000_000_000
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp_text = self.clock.utc_now().strftime("%Y%m%d-%H%M%S")
+        return self._stamp_text
+
     def next_client_order_id(self) -> ClientOrderId:
         self.count += 1
         if self.use_uuids:
             return ClientOrderId(str(uuid.uuid4()))
-        stamp = self.clock.utc_now().strftime("%Y%m%d-%H%M%S")
+        stamp = self._stamp()
         return ClientOrderId(f"O-{stamp}-{self.trader_id.tag}-{self.strategy_id.tag}-{self.count}")
 
     def next_order_list_id(self) -> OrderListId:
         self.order_list_count += 1
         if self.use_uuids:
             return OrderListId(str(uuid.uuid4()))
-        stamp = self.clock.utc_now().strftime("%Y%m%d-%H%M%S")
+        stamp = self._stamp()
         return OrderListId(f"OL-{stamp}-{self.trader_id.tag}-{self.strategy_id.tag}-{self.order_list_count}")
 
     def _create(
