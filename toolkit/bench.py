@@ -35,6 +35,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from toolkit.backtest.engine import BacktestEngine
 from toolkit.bench_floor import Recorder, Recording, run_floor, signature
 from toolkit.catalog.generator import REGULAR, generated_chunks, write_generated, write_generated_quotes
@@ -706,6 +708,39 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
         )
         for row in rows
     ]
+
+
+def run_file_text(workload: Workload, catalog_dir: Path) -> str:
+    """A `toolkit backtest` run file for the workload over `catalog_dir`: the bench's strategy, config and venue."""
+    request = workload.request()
+    if workload.data_type == "bars":
+        data = f'type = "bars"\nbar_type = "{request[1]}"'
+    else:
+        data = f'type = "{workload.data_type}"\ninstrument_id = "{request[1]}"'
+    config = "\n".join(f"{key} = {msgspec.json.encode(value).decode()}" for key, value in workload.config.items())
+    path, name = workload.strategy_path.split(":")
+    book = f'book_type = "{workload.book_type.value}"\n' if workload.book_type is not None else ""
+    return (
+        f'[strategy]\npath = "{PROJECT_ROOT / path}:{name}"\n\n[strategy.config]\n{config}\n\n'
+        f'[backtest]\ncatalog = "{catalog_dir}"\n\n[[backtest.data]]\n{data}\n\n'
+        '[backtest.venue]\nname = "SIM"\noms_type = "NETTING"\naccount_type = "MARGIN"\nbase_currency = "USD"\n'
+        f'starting_balances = ["1000000 USD"]\ndefault_leverage = "50"\n{book}'
+    )
+
+
+def write_runs(folder: Path, events: int | None = None, seed: int = 7) -> list[Path]:
+    """Generate W1-W4's data (as the bench does) into `folder/<w>/catalog` and write `folder/<w>/run.toml`, so
+    `toolkit backtest` of two versions of the engine on the same data can be compared with `toolkit parity`."""
+    paths = []
+    for key in ("w1", "w2", "w3", "w4"):
+        workload = WORKLOADS[key]
+        catalog_dir = folder / key / "catalog"
+        if not catalog_dir.exists():
+            generate(workload, catalog_dir, events or workload.default_events, seed)
+        run = folder / key / "run.toml"
+        run.write_text(run_file_text(workload, catalog_dir))
+        paths.append(run)
+    return paths
 
 
 def main(events: int | None = None, seed: int = 7, json_path: str | None = None, workload: str = "w1") -> int:

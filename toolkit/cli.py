@@ -100,8 +100,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from toolkit.bench import main
+    from toolkit.bench import main, write_runs
 
+    if args.write_runs:
+        for path in write_runs(Path(args.write_runs), events=args.events, seed=args.seed):
+            print(f"wrote {path}  (uv run toolkit backtest {path} --output DIR; then toolkit parity A B)")
+        return 0
     return main(events=args.events, seed=args.seed, json_path=args.json, workload=args.workload)
 
 
@@ -189,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument(
+        "--write-runs",
+        metavar="DIR",
+        help="instead of measuring: generate W1-W4's data into DIR and write a run file for each, to backtest two "
+        "versions of the engine on the same data and compare them with toolkit parity",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("live", help="run the run file's strategy on a live node ([live] table)")

@@ -137,3 +137,21 @@ def test_without_the_recorded_venue_answers_the_market_maker_floor_decides_diffe
     silent = floor(Recording(trader_id=recording.trader_id))
     assert [kind for kind, *_ in silent] == ["SubmitOrder", "SubmitOrder"]
     assert silent != recording.sent
+
+
+def test_write_runs_gives_run_files_that_backtest_the_bench_data_the_same_way_twice(tmp_path: Path) -> None:
+    """`toolkit bench --write-runs DIR`: W1-W4 data and run files; each run file backtests (the bench's strategy
+    and venue) and two runs of one file are identical under `toolkit parity` (how before/after are compared)."""
+    from toolkit.backtest.runner import BacktestRun
+    from toolkit.persistence.parity import compare_snapshots
+
+    runs = bench.write_runs(tmp_path / "runs", events=3_000, seed=7)
+    assert [p.parent.name for p in runs] == ["w1", "w2", "w3", "w4"]
+    for path in runs:
+        snapshots = []
+        for name in ("a", "b"):
+            _, _, snapshot = BacktestRun.from_file(path).run(tmp_path / path.parent.name / name)
+            snapshots.append(snapshot)
+        report = compare_snapshots(*snapshots)
+        assert report.identical, (path, report.differences[:3])
+        assert report.orders_a > 0, path  # the strategy traded on this data
