@@ -40,8 +40,12 @@ def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> Non
     raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
 
 
+_last_stamp = [0]
+
+
 def request(url: str, method: str, path: str) -> dict:
-    ts = int(time.time() * 1000)
+    """Signed, with a strictly increasing timestamp (identical requests in one millisecond would be replays)."""
+    ts = _last_stamp[0] = max(time.time_ns() // 1_000_000, _last_stamp[0] + 1)
     headers = {"X-TK-APIKEY": KEY, "X-TK-TIMESTAMP": str(ts), "X-TK-SIGNATURE": sign(SECRET, ts, method, path)}
     with urllib.request.urlopen(urllib.request.Request(url + path, method=method, headers=headers), timeout=10) as r:
         return json.loads(r.read() or b"{}")

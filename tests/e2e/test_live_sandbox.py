@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,11 +59,29 @@ class Proc:
             self.proc.wait(timeout=10)
 
 
-def request(url: str, method: str, path: str) -> dict:
-    ts = int(time.time() * 1000)
-    headers = {"X-TK-APIKEY": KEY, "X-TK-TIMESTAMP": str(ts), "X-TK-SIGNATURE": sign(SECRET, ts, method, path)}
-    with urllib.request.urlopen(urllib.request.Request(url + path, method=method, headers=headers), timeout=10) as r:
-        return json.loads(r.read() or b"{}")
+_last_stamp = [0]
+
+
+def request(url: str, method: str, path: str, attempts: int = 3) -> dict:
+    """A signed request with a strictly increasing timestamp (two identical requests in one millisecond would be
+    refused as a replay). Signed again and resent: a request the venue only read after its 5 s receive window
+    (its loop was busy, e.g. opening the data on a loaded machine), or one whose signature the node's own
+    adapter happened to use in the same millisecond (same key, same GET /api/v1/status). Any other refusal
+    fails with the venue's reason, not a bare HTTP 401."""
+    for attempt in range(attempts):
+        ts = _last_stamp[0] = max(time.time_ns() // 1_000_000, _last_stamp[0] + 1)
+        headers = {"X-TK-APIKEY": KEY, "X-TK-TIMESTAMP": str(ts), "X-TK-SIGNATURE": sign(SECRET, ts, method, path)}
+        http_request = urllib.request.Request(url + path, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(http_request, timeout=10) as r:
+                return json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            reason = exc.read().decode(errors="replace")
+            retryable = "away from the server time" in reason or "already used" in reason
+            if exc.code == 401 and retryable and attempt + 1 < attempts:
+                continue
+            raise AssertionError(f"{method} {path}: HTTP {exc.code}: {reason}") from None
+    raise AssertionError(f"{method} {path}: no answer after {attempts} attempts")
 
 
 def run_file(tmp_path: Path, base: str, end: str, strategy_overrides: dict[str, object]) -> Path:

@@ -575,3 +575,16 @@ def test_run_file_error_is_one_line_and_status_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(run) in lines[0] and "backtest.data[0].instrument_id" in lines[0], proc.stderr
+
+
+def test_a_repeated_read_is_answered_but_a_repeated_write_is_not(idle_venue: VenueProcess) -> None:
+    """Replay protection guards requests that change something; the same signed GET twice (two clients sharing
+    the key in one millisecond) is answered both times."""
+
+    async def scenario(client: Client) -> None:
+        headers = client.signed_headers("GET", "/api/v1/status")
+        first = await client.send("GET", "/api/v1/status", b"", headers)
+        second = await client.send("GET", "/api/v1/status", b"", headers)
+        assert (first[0], second[0]) == (200, 200)
+
+    run(scenario, idle_venue.url)
