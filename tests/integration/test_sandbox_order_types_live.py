@@ -13,21 +13,15 @@ Every wait is on a condition with a deadline; the venue process is stopped in a 
 from __future__ import annotations
 
 import asyncio
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import PROJECT_ROOT
+
+# The venue process and the environment guard are the adapter test's (same run file, same flags).
+from tests.integration.test_sandbox_adapter import _no_env_overrides, venue_url  # noqa: F401
 from toolkit.adapters.sandbox.client import SandboxDataClient, SandboxExecutionClient, submit_request
 from toolkit.adapters.sandbox.factory import SandboxClientConfig, SandboxClientFactory
 from toolkit.adapters.sandbox.protocol import SubmitOrderRequest, decode, encode
@@ -57,62 +51,6 @@ TRADER, STRATEGY = TraderId("E2E-001"), StrategyId("SBX-001")
 URL_LINE = re.compile(r"toolkit venue listening on (http://127\.0\.0\.1:\d+)")
 HOLD_AT = 20
 CLOSED = {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.DENIED}
-
-
-@pytest.fixture(autouse=True)
-def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("TOOLKIT_SANDBOX_URL", "TOOLKIT_SANDBOX_API_KEY", "TOOLKIT_SANDBOX_API_SECRET"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def venue_url(tmp_path: Path) -> Iterator[str]:
-    """A `toolkit venue RUN_FILE --port 0 --lockstep` process; yields its URL, stops it afterwards."""
-    toolkit = Path(sys.executable).parent / "toolkit"
-    stderr_path = tmp_path / "venue.stderr"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_SANDBOX_")}
-    with stderr_path.open("w") as stderr:
-        proc = subprocess.Popen(
-            [str(toolkit), "venue", RUN_FILE, "--port", "0", "--lockstep", "--heartbeat-secs", "1"],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=env,
-        )
-    try:
-        lines: queue.Queue[str | None] = queue.Queue()
-
-        def read_stdout() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=read_stdout, daemon=True).start()
-        url = None
-        try:
-            while url is None:
-                line = lines.get(timeout=60)
-                if line is None:
-                    break
-                match = URL_LINE.search(line)
-                url = match.group(1) if match else None
-        except queue.Empty:
-            pass
-        if url is None:
-            raise AssertionError(f"the venue printed no URL (exit code {proc.poll()}):\n{stderr_path.read_text()}")
-        yield url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = 120.0) -> Any:
@@ -184,7 +122,7 @@ def expected_log(orders: list[Order], released: int) -> list[Any]:
     return [e.event for e in venue.user_events]
 
 
-def test_trailing_stop_and_bracket_through_the_live_adapter(venue_url: str) -> None:
+def test_trailing_stop_and_bracket_through_the_live_adapter(venue_url: str) -> None:  # noqa: F811 (fixture)
     async def main() -> None:
         node = StubNode()
         config = SandboxClientConfig(base_url=venue_url, lockstep=True, heartbeat_secs=1.0, request_timeout_secs=5.0)
