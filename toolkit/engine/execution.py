@@ -26,18 +26,13 @@ from toolkit.model.commands import (
 from toolkit.model.enums import OmsType, OrderStatus
 from toolkit.model.events import (
     AccountState,
-    OrderAccepted,
-    OrderCanceled,
     OrderCancelRejected,
     OrderDenied,
     OrderEvent,
-    OrderExpired,
     OrderFilled,
     OrderModifyRejected,
     OrderPendingCancel,
     OrderPendingUpdate,
-    OrderRejected,
-    OrderUpdated,
     PositionChanged,
     PositionClosed,
     PositionOpened,
@@ -55,10 +50,6 @@ if TYPE_CHECKING:
     from toolkit.engine.emulator import OrderEmulator
     from toolkit.engine.portfolio import Portfolio
 
-
-# Order events that can change what open orders lock (an order opening, changing price or quantity, or closing
-# without a fill); the others (submitted, pending, rejected modifies or cancels, triggered) leave locks as they are.
-LOCK_CHANGING_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderCanceled, OrderExpired, OrderRejected})
 
 class ExecutionClient(ABC):
     """What the execution engine needs from a venue connection (simulated or live)."""
@@ -215,8 +206,7 @@ class ExecutionEngine:
             self._handle_fill(order, event, position_id)  # type: ignore[arg-type]
         else:
             self.msgbus.publish(topics.order_events_topic(order.strategy_id), event)
-            if type(event) in LOCK_CHANGING_EVENTS:
-                self.portfolio.on_order_event(order)
+            self.portfolio.on_order_event(order, event)
 
     # ---- OMS ---------------------------------------------------------------------------------
     def _oms_type(self, order: Order) -> OmsType:

@@ -20,7 +20,17 @@ from toolkit.engine import topics
 from toolkit.model.accounting import account_state_after_fill, convert, exchange_rate
 from toolkit.model.accounts import Account, CashAccount, MarginAccount, account_from_state
 from toolkit.model.enums import AccountType, PositionSide
-from toolkit.model.events import AccountState, MarginBalance, OrderFilled
+from toolkit.model.events import (
+    AccountState,
+    MarginBalance,
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderUpdated,
+)
 from toolkit.model.identifiers import AccountId, InstrumentId
 from toolkit.model.instruments import CurrencyPair, Instrument
 from toolkit.model.objects import FIXED_SCALE, Currency, Money, Price, Quantity
@@ -33,6 +43,8 @@ if TYPE_CHECKING:
     from toolkit.core.log import Logger
     from toolkit.core.msgbus import MessageBus
 
+
+_LOCK_CHANGING_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderCanceled, OrderExpired, OrderRejected})
 
 class EquityPoint(msgspec.Struct, frozen=True):
     """One account currency's balance, open-position mark and equity at `ts`."""
@@ -115,9 +127,11 @@ class Portfolio:
         self._refresh_locks(account, instrument)
         self._record(account.to_state(self.clock.timestamp_ns()))
 
-    def on_order_event(self, order: Order) -> None:
-        """Re-lock what open orders on the instrument reserve (only priced orders lock anything)."""
-        if order.price is None and order.trigger_price is None:
+    def on_order_event(self, order: Order, event: OrderEvent) -> None:
+        """Re-lock what open orders on the instrument reserve (only priced orders lock anything), after the events
+        that can change it: an order opening, changing price or quantity, or closing without a fill. Submitted,
+        pending, triggered and refused modify/cancel events leave the locks as they are."""
+        if type(event) not in _LOCK_CHANGING_EVENTS or (order.price is None and order.trigger_price is None):
             return
         account = self.cache.account_for_venue(order.instrument_id.venue)
         instrument = self.cache.instrument(order.instrument_id)
