@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
 from tests.conftest import PROJECT_ROOT
 
 # The venue process and the environment guard are the adapter test's (same run file, same flags).
-from tests.integration.test_sandbox_adapter import _no_env_overrides, venue_url  # noqa: F401
+from tests.integration.test_sandbox_adapter import _no_env_overrides, eventually, run, venue_url  # noqa: F401
 from toolkit.adapters.sandbox.client import SandboxDataClient, SandboxExecutionClient, submit_request
 from toolkit.adapters.sandbox.factory import SandboxClientConfig, SandboxClientFactory
 from toolkit.adapters.sandbox.protocol import SubmitOrderRequest, decode, encode
@@ -51,23 +50,6 @@ TRADER, STRATEGY = TraderId("E2E-001"), StrategyId("SBX-001")
 URL_LINE = re.compile(r"toolkit venue listening on (http://127\.0\.0\.1:\d+)")
 HOLD_AT = 20
 CLOSED = {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.DENIED}
-
-
-def run(coro: Coroutine[Any, Any, Any], timeout: float = 120.0) -> Any:
-    async def bounded() -> Any:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return asyncio.run(bounded())
-
-
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 class StubNode:
@@ -175,9 +157,11 @@ def test_trailing_stop_and_bracket_through_the_live_adapter(venue_url: str) -> N
             )
 
             node.release.set()
-            await eventually(lambda: all(o.status in CLOSED for o in orders), "every order closed")
+            await eventually(lambda: all(o.status in CLOSED for o in orders), "every order closed", timeout=60.0)
             expected = expected_log(orders, HOLD_AT)
-            await eventually(lambda: (executor.last_user_seq or 0) >= len(expected), "the user stream caught up")
+            await eventually(
+                lambda: (executor.last_user_seq or 0) >= len(expected), "the user stream caught up", timeout=60.0
+            )
 
             # the live path delivered exactly the venue's events, in order
             received = [e for e in node.events[1:] if not isinstance(e, OrderSubmitted)]
@@ -215,4 +199,4 @@ def test_trailing_stop_and_bracket_through_the_live_adapter(venue_url: str) -> N
             await data.disconnect()
             await executor.disconnect()
 
-    run(main())
+    run(main(), timeout=120.0)
