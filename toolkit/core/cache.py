@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 
 _GENERATIONS = itertools.count(1)
+_EMPTY: frozenset[Any] = frozenset()
 
 class Cache:
     """In-memory trading state with indexes; `tick_capacity`/`bar_capacity` bound the history."""
@@ -255,17 +256,20 @@ class Cache:
         strategy_id: StrategyId | None,
         side: OrderSide | None,
     ) -> list[Order]:
-        candidates = set(self._orders) if ids is None else set(ids)
+        if instrument_id is not None:  # one set operation instead of a copy and an intersection
+            by_instrument = self._orders_by_instrument.get(instrument_id, _EMPTY)
+            candidates = set(by_instrument) if ids is None else ids & by_instrument
+        else:
+            candidates = set(self._orders) if ids is None else set(ids)
         if venue is not None:
-            candidates &= self._orders_by_venue.get(str(venue), set())
-        if instrument_id is not None:
-            candidates &= self._orders_by_instrument.get(instrument_id, set())
+            candidates &= self._orders_by_venue.get(str(venue), _EMPTY)
         if strategy_id is not None:
             candidates &= self._orders_by_strategy.get(strategy_id, set())
         orders = [self._orders[c] for c in candidates]
         if side is not None and side is not OrderSide.NO_ORDER_SIDE:
             orders = [o for o in orders if o.side is side]
-        orders.sort(key=lambda o: (o.ts_init, o.client_order_id))
+        if len(orders) > 1:
+            orders.sort(key=lambda o: (o.ts_init, o.client_order_id))
         return orders
 
     def orders(
@@ -401,9 +405,11 @@ class Cache:
         strategy_id: StrategyId | None,
         side: PositionSide | None,
     ) -> list[Position]:
-        candidates = set(self._positions) if ids is None else set(ids)
         if instrument_id is not None:
-            candidates &= self._positions_by_instrument.get(instrument_id, set())
+            by_instrument = self._positions_by_instrument.get(instrument_id, _EMPTY)
+            candidates = set(by_instrument) if ids is None else ids & by_instrument
+        else:
+            candidates = set(self._positions) if ids is None else set(ids)
         if strategy_id is not None:
             candidates &= self._positions_by_strategy.get(strategy_id, set())
         positions = [self._positions[p] for p in candidates]
@@ -411,7 +417,8 @@ class Cache:
             positions = [p for p in positions if p.instrument_id.venue == str(venue)]
         if side is not None:
             positions = [p for p in positions if p.side is side]
-        positions.sort(key=lambda p: (p.ts_opened, p.id))
+        if len(positions) > 1:
+            positions.sort(key=lambda p: (p.ts_opened, p.id))
         return positions
 
     def positions(

@@ -171,21 +171,22 @@ class Portfolio:
                 return True
             positions = self.cache.positions_open(instrument_id=instrument.id)
             maint = Money(0, ccy)
-            if len(positions) == 1:  # the common case (NETTING): its own average, no summing
+            if len(positions) == 1:  # the common case (NETTING): its own average in integers, no summing
                 net_raw = positions[0].signed_qty_raw
-                avg = positions[0].avg_px_open_exact
+                if net_raw != 0:
+                    px_num, px_den = positions[0].avg_px_open_raw_ratio
+                    margin = account.calculate_margin_maint_raw(instrument, abs(net_raw), px_num, px_den)
+                    maint = self._to_account_ccy(account, margin)
             else:
                 net_raw = 0
                 cost = Fraction(0)
                 for position in positions:
                     net_raw += position.signed_qty_raw
                     cost += position.avg_px_open_exact * position.signed_qty_raw
-                avg = cost / net_raw if net_raw else Fraction(0)  # exact, in price units
-            if net_raw != 0:
-                margin = account.calculate_margin_maint(
-                    instrument, Quantity(abs(net_raw), instrument.size_precision), avg
-                )
-                maint = self._to_account_ccy(account, margin)
+                if net_raw != 0:
+                    avg = cost / net_raw  # exact, in price units
+                    size = Quantity(abs(net_raw), instrument.size_precision)
+                    maint = self._to_account_ccy(account, account.calculate_margin_maint(instrument, size, avg))
             if current is not None and current.initial == init and current.maintenance == maint:
                 return False
             if current is None and init.raw == 0 and maint.raw == 0:

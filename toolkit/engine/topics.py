@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 RISK_ENGINE_EXECUTE = "RiskEngine.execute"
 EXEC_ENGINE_EXECUTE = "ExecEngine.execute"
 EXEC_ENGINE_PROCESS = "ExecEngine.process"
@@ -28,14 +30,17 @@ def depth10_topic(instrument_id: str) -> str:
     return f"data.book.depth10.{instrument_id}"
 
 
+@lru_cache(maxsize=4096)  # every fill publishes to these: format each name once
 def order_events_topic(strategy_id: str) -> str:
     return f"events.order.{strategy_id}"
 
 
+@lru_cache(maxsize=4096)  # every fill publishes to these: format each name once
 def position_events_topic(strategy_id: str) -> str:
     return f"events.position.{strategy_id}"
 
 
+@lru_cache(maxsize=4096)  # every fill publishes to these: format each name once
 def account_events_topic(account_id: str) -> str:
     return f"events.account.{account_id}"
 

@@ -376,6 +376,11 @@ class MarginAccount(Account):
             num, den = ratio.numerator * FIXED_SCALE, ratio.denominator
         return self._margin(instrument, quantity.raw, num, den, instrument.margin_maint)
 
+    def calculate_margin_maint_raw(self, instrument: Instrument, qty_raw: int, px_num: int, px_den: int) -> Money:
+        """`calculate_margin_maint` for a raw size held at the exact raw price px_num / px_den (as
+        `Position.avg_px_open_raw_ratio` gives it): the same amount, with no Fraction or Quantity built."""
+        return self._margin(instrument, qty_raw, px_num, px_den, instrument.margin_maint)
+
     # ---- margins held ------------------------------------------------------------------------
     def margin_balances(self) -> tuple[MarginBalance, ...]:
         return tuple(self._margins.values())

@@ -7,6 +7,8 @@ Construction validates the format and names the identifier type in the error.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 class Identifier(str):
     """A non-empty identifier string without surrounding whitespace."""
@@ -63,11 +65,11 @@ class InstrumentId(Identifier):
 
     @property
     def symbol(self) -> Symbol:
-        return Symbol(self.rpartition(".")[0])
+        return _symbol_of(self)
 
     @property
     def venue(self) -> Venue:
-        return Venue(self.rpartition(".")[2])
+        return _venue_of(self)
 
 
 class _NameTag(Identifier):
@@ -147,3 +149,13 @@ class OrderListId(Identifier):
 
 
 EXTERNAL_STRATEGY_ID = StrategyId("EXTERNAL")
+
+
+@lru_cache(maxsize=65536)  # order and fill paths ask for an instrument's venue several times per order
+def _venue_of(instrument_id: str) -> Venue:
+    return Venue(instrument_id.rpartition(".")[2])
+
+
+@lru_cache(maxsize=65536)
+def _symbol_of(instrument_id: str) -> Symbol:
+    return Symbol(instrument_id.rpartition(".")[0])

@@ -31,12 +31,13 @@ from toolkit.model.identifiers import (
     TraderId,
 )
 from toolkit.model.instruments import Instrument
-from toolkit.model.objects import FIXED_SCALE, Currency, Money, Price, Quantity
+from toolkit.model.objects import FIXED_PRECISION, FIXED_SCALE, Currency, Money, Price, Quantity
 
 _SCALE_SQUARED = FIXED_SCALE * FIXED_SCALE
 
 PositionEventT = TypeVar("PositionEventT", bound=PositionEvent)
 
+_STEPS = tuple(Decimal(1).scaleb(-p) for p in range(FIXED_PRECISION + 1))  # quantize targets per precision
 
 def pnl_currency_of(instrument: Instrument) -> Currency:
     """Currency a position's PnL is booked in: the base currency for inverse instruments, else settlement."""
@@ -45,10 +46,13 @@ def pnl_currency_of(instrument: Instrument) -> Currency:
     return instrument.settlement_currency
 
 
-def _fraction_to_decimal(value: Fraction) -> Decimal:
-    if value.denominator == 1:
-        return Decimal(value.numerator)
-    return Decimal(value.numerator) / Decimal(value.denominator)
+def _ratio_to_decimal(numerator: int, denominator: int) -> Decimal:
+    """numerator / denominator as a Decimal: exact when it divides, else rounded to the context (the same value
+    a reduced Fraction gives: the quotient depends on the value only), without building a Fraction."""
+    quotient, remainder = divmod(numerator, denominator)
+    if remainder == 0:
+        return Decimal(quotient)
+    return Decimal(numerator) / Decimal(denominator)
 
 
 def _signed_size(fill: OrderFilled) -> int:
@@ -156,7 +160,7 @@ class Position:
     @property
     def signed_qty(self) -> Decimal:
         """Signed size at the instrument's size precision: positive long, negative short."""
-        size = Quantity(abs(self.signed_qty_raw), self.size_precision).as_decimal()
+        size = Decimal(abs(self.signed_qty_raw)).scaleb(-FIXED_PRECISION).quantize(_STEPS[self.size_precision])
         return size if self.signed_qty_raw >= 0 else -size
 
     @property
@@ -165,15 +169,20 @@ class Position:
         return Fraction(self._avg_num, self._avg_den * FIXED_SCALE)
 
     @property
+    def avg_px_open_raw_ratio(self) -> tuple[int, int]:
+        """The exact average open price in raw units as (numerator, denominator), reduced."""
+        return self._avg_num, self._avg_den
+
+    @property
     def avg_px_open(self) -> Decimal:
-        return _fraction_to_decimal(self.avg_px_open_exact)
+        return _ratio_to_decimal(self._avg_num, self._avg_den * FIXED_SCALE)
 
     @property
     def avg_px_close(self) -> Decimal | None:
         """Quantity-weighted mean exit price of this cycle, or None before the first reducing fill."""
         if self._closed_qty_raw == 0:
             return None
-        return _fraction_to_decimal(Fraction(self._close_cost_raw, self._closed_qty_raw * FIXED_SCALE))
+        return _ratio_to_decimal(self._close_cost_raw, self._closed_qty_raw * FIXED_SCALE)
 
     @property
     def realized_pnl(self) -> Money:
