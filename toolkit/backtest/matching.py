@@ -38,7 +38,16 @@ from toolkit.backtest.fills import (
 from toolkit.backtest.models import FeeModel, FillModel
 from toolkit.model.book import OrderBook
 from toolkit.model.commands import CancelAllOrders, CancelOrder, ModifyOrder
-from toolkit.model.data import FLAG_LAST, FLAG_SNAPSHOT, Bar, OrderBookDelta, OrderBookDepth10, QuoteTick, TradeTick
+from toolkit.model.data import (
+    FLAG_LAST,
+    FLAG_SNAPSHOT,
+    Bar,
+    BarType,
+    OrderBookDelta,
+    OrderBookDepth10,
+    QuoteTick,
+    TradeTick,
+)
 from toolkit.model.enums import (
     AccountType,
     AggressorSide,
@@ -276,7 +285,7 @@ class MatchingEngine:
         self._bar_point: str | None = None
         self._exec_bar_timedelta: int | None = None
         self._pending_quote_bars: dict[tuple[int, int, str], Bar] = {}
-        self.paired_bar_specs: set[tuple[int, str]] = set()
+        self.paired_bar_specs = set()  # also forgets the per-bar-type replay plans
         self._bids: list[VenueOrder] = []
         self._asks: list[VenueOrder] = []
         self._orders: dict[ClientOrderId, VenueOrder] = {}
@@ -468,17 +477,17 @@ class MatchingEngine:
     def process_bar(self, bar: Bar) -> None:
         """Replay an external bar as four price points (LAST/MID or one-sided BID/ASK bars as trades,
         BID+ASK pairs with the same ts_init as quotes), before strategies see the bar. L1 books only."""
-        if not self.config.bar_execution or bar.bar_type.is_internal or not self._l1:
+        plan = self._bar_plans.get(bar.bar_type)
+        if plan is None:
+            plan = self._bar_plan(bar.bar_type)
+        replayed, timedelta, as_quotes = plan
+        if not replayed:
             return
-        spec = bar.bar_type.spec
-        timedelta = spec.timedelta_ns
         if timedelta is not None:
             if self._exec_bar_timedelta is not None and timedelta > self._exec_bar_timedelta:
                 return
             self._exec_bar_timedelta = timedelta
-        price_type = spec.price_type
-        paired = (spec.step, spec.aggregation.value) in self.paired_bar_specs
-        if paired and price_type in (PriceType.BID, PriceType.ASK):
+        if as_quotes:
             self._process_quote_bar(bar)
             return
         points = trade_bar_points(
@@ -510,6 +519,26 @@ class MatchingEngine:
                     self.iterate(ts)
         finally:
             self._bar_point = None
+
+    def _bar_plan(self, bar_type: BarType) -> tuple[bool, int | None, bool]:
+        """(replayed at all, time-bar duration or None, replayed as quotes with its BID/ASK pair), worked out
+        once per bar type (the properties and enum lookups behind it would otherwise run for every bar)."""
+        spec = bar_type.spec
+        replayed = self.config.bar_execution and not bar_type.is_internal and self._l1
+        paired = (spec.step, spec.aggregation.value) in self._paired_bar_specs
+        plan = (replayed, spec.timedelta_ns, paired and spec.price_type in (PriceType.BID, PriceType.ASK))
+        self._bar_plans[bar_type] = plan
+        return plan
+
+    @property
+    def paired_bar_specs(self) -> set[tuple[int, str]]:
+        """(step, aggregation) of bar specs that come as BID and ASK pairs (set by the engine before a run)."""
+        return self._paired_bar_specs
+
+    @paired_bar_specs.setter
+    def paired_bar_specs(self, specs: set[tuple[int, str]]) -> None:
+        self._paired_bar_specs = specs
+        self._bar_plans = {}
 
     def _process_quote_bar(self, bar: Bar) -> None:
         spec = bar.bar_type.spec
