@@ -276,7 +276,7 @@ class BacktestEngine:
         self._sample_equity(t0)
         if self.config.price_interval_ns > 0:
             self.prices = PriceSampler(self.clock, self.kernel.cache, self.config.price_interval_ns)
-            self.prices.start()
+            self.prices.start_driven()  # sampled by _fire_timers, like a timer set before the strategies' ones
         self._guard(self.kernel.start, "on_start")
         self.settle(t0)
         last_ts = t0
@@ -317,13 +317,15 @@ class BacktestEngine:
         count = 0
         last_ts = clock.timestamp_ns()
         next_progress = progress_every if progress is not None else _NEVER
+        next_sample = self._next_sample_ns()
         QT, TT = QuoteTick, TradeTick  # noqa: N806 - local aliases for the hot loop
         for data in stream:
             ts = data.ts_init
             if ts > end:
                 break
-            if ts > clock.next_event_ns:
+            if ts > clock.next_event_ns or ts > next_sample:
                 self._fire_timers(ts, inclusive=False)
+                next_sample = self._next_sample_ns()
             if ts >= next_equity:
                 self._sample_equity(last_ts)
                 next_equity = ts - ts % equity_every + equity_every
@@ -397,12 +399,35 @@ class BacktestEngine:
                 exchange.iterate(ts)
         raise StrategyError(f"settle at ts {ts} did not become quiet: strategies keep sending commands")
 
+    def _next_sample_ns(self) -> int:
+        prices = self.prices
+        due = None if prices is None else prices.next_due_ns
+        return _NEVER if due is None else due
+
     def _fire_timers(self, until_ns: int, inclusive: bool) -> None:
-        """Fire every timer due before `until_ns` (or at it, if inclusive), one timestamp batch at a time."""
+        """Fire every timer due before `until_ns` (or at it, if inclusive), one timestamp batch at a time.
+
+        The price sampler's sample times count as timers here: a sample due at a batch's time is taken first
+        (as a timer set before every other would fire), and a sample alone still moves the clock and lets
+        commands that arrived by then settle, exactly as its timer did.
+        """
         clock = self.clock
-        while clock.next_event_ns < until_ns or (inclusive and clock.next_event_ns == until_ns):
+        while True:
             at = clock.next_event_ns
-            handlers = clock.advance_time(at)
+            sample_at = self._next_sample_ns()
+            if sample_at < at:
+                at = sample_at
+            if not (at < until_ns or (inclusive and at == until_ns)):
+                return
+            if sample_at == at:
+                if clock.next_event_ns == at:
+                    handlers = clock.advance_time(at)
+                else:
+                    handlers = []
+                    clock.set_time(at)
+                self.prices.sample_due()  # type: ignore[union-attr]
+            else:
+                handlers = clock.advance_time(at)
             for handler in handlers:
                 try:
                     handler.handle()

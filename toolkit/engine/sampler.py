@@ -1,8 +1,11 @@
 """Price sampling for snapshots: the last price of every instrument with data, every `interval_ns`.
 
-A repeating timer on the kernel clock (simulated in a backtest, wall time live) records, for each
-instrument the cache has prices for, its mark price at that moment (quote mid, else last trade, else bar
-close). The rows become the snapshot's `prices/` table, which the analysis apps chart with the fills.
+Every `interval_ns` on the kernel clock it records, for each instrument the cache has prices for, its mark
+price at that moment (quote mid, else last trade, else bar close). The rows become the snapshot's `prices/`
+table, which the analysis apps chart with the fills. Live, a repeating timer on the clock drives it
+(`start`); a backtest engine drives it itself (`start_driven`, then `sample_due` at each `next_due_ns`),
+at the same times and before the clock's timers of the same time, as the timer would fire: a timer per
+one-minute bar would cost more than the sample.
 """
 
 from __future__ import annotations
@@ -27,12 +30,28 @@ class PriceSampler:
         self._instruments: list[tuple[object, str, int]] = []  # (id, id text, precision), refreshed on change
         self._known: tuple[int, int] = (-1, -1)
 
+        self.next_due_ns: int | None = None
+        """With `start_driven`: the next sample time, which the driver passes to `sample_due`."""
+
     def start(self) -> None:
+        """Sample on a repeating clock timer, at every multiple of the interval after now."""
         now = self.clock.timestamp_ns()
         start = now - now % self.interval_ns
         self.clock.set_timer(TIMER_NAME, self.interval_ns, self._sample, start_time_ns=start)
 
+    def start_driven(self) -> None:
+        """Sample at the same times as `start`, but only when the driver calls `sample_due` (no clock timer)."""
+        now = self.clock.timestamp_ns()
+        self.next_due_ns = now - now % self.interval_ns + self.interval_ns
+
+    def sample_due(self) -> None:
+        """Take the sample due at `next_due_ns` (the clock is there) and move to the next interval."""
+        assert self.next_due_ns is not None, "start_driven() first"
+        self.sample(self.next_due_ns)
+        self.next_due_ns += self.interval_ns
+
     def stop(self) -> None:
+        self.next_due_ns = None
         if TIMER_NAME in self.clock.timer_names:
             self.clock.cancel_timer(TIMER_NAME)
 
