@@ -412,9 +412,10 @@ class BacktestEngine:
         commands that arrived by then settle, exactly as its timer did.
         """
         clock = self.clock
+        prices = self.prices
         while True:
             at = clock.next_event_ns
-            sample_at = self._next_sample_ns()
+            sample_at = _NEVER if prices is None or prices.next_due_ns is None else prices.next_due_ns
             if sample_at < at:
                 at = sample_at
             if not (at < until_ns or (inclusive and at == until_ns)):
@@ -424,8 +425,12 @@ class BacktestEngine:
                     handlers = clock.advance_time(at)
                 else:
                     handlers = []
-                    clock.set_time(at)
-                self.prices.sample_due()  # type: ignore[union-attr]
+                    clock._time_ns = at  # forward (at > now): what set_time checks
+                prices.sample_due()  # type: ignore[union-attr]
+                if not handlers:
+                    if at >= self._next_arrival_ns or self._settle_needed:
+                        self.settle(at)
+                    continue
             else:
                 handlers = clock.advance_time(at)
             for handler in handlers:

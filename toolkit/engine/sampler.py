@@ -46,9 +46,10 @@ class PriceSampler:
 
     def sample_due(self) -> None:
         """Take the sample due at `next_due_ns` (the clock is there) and move to the next interval."""
-        assert self.next_due_ns is not None, "start_driven() first"
-        self.sample(self.next_due_ns)
-        self.next_due_ns += self.interval_ns
+        due = self.next_due_ns
+        assert due is not None, "start_driven() first"
+        self.sample(due)
+        self.next_due_ns = due + self.interval_ns
 
     def stop(self) -> None:
         self.next_due_ns = None
@@ -59,10 +60,12 @@ class PriceSampler:
         self.sample(event.ts_event)
 
     def sample(self, ts: int) -> None:
-        version = (self.cache.generation, self.cache.instruments_version)
-        if version != self._known:  # refresh the instrument list only when the cache's instruments changed
-            self._instruments = [(i.id, str(i.id), i.price_precision) for i in self.cache.instruments()]
-            self._known = version
+        cache = self.cache
+        known = self._known
+        if cache.generation != known[0] or cache.instruments_version != known[1]:
+            # refresh the instrument list only when the cache's instruments changed
+            self._instruments = [(i.id, str(i.id), i.price_precision) for i in cache.instruments()]
+            self._known = (cache.generation, cache.instruments_version)
         last_price_raw = self.cache.last_price_raw
         for iid, text, precision in self._instruments:
             raw = last_price_raw(iid)  # type: ignore[arg-type]

@@ -183,6 +183,13 @@ class ExponentialMovingAverage(Indicator):
         else:
             self.update_raw(price)
 
+    def handle_bar(self, bar: Bar) -> None:
+        if self.initialized:  # inlined like handle_quote_tick: one bar, one float update
+            self.value += self.alpha * (bar.close_raw / _SCALE - self.value)
+            self.count += 1
+        else:
+            self.update_raw(bar.close_raw / _SCALE)
+
     def update_raw(self, value: float) -> None:
         if self.has_inputs:
             self.value += self.alpha * (value - self.value)

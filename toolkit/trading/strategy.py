@@ -231,9 +231,12 @@ class Actor(Component):
         if not indicators:
             return callback
 
+        # Bound once: registering another indicator rebinds the topic with a new wrapper.
+        updates = tuple(getattr(indicator, method) for indicator in indicators)
+
         def update_then_call(data: Any) -> None:
-            for indicator in indicators:
-                getattr(indicator, method)(data)
+            for update in updates:
+                update(data)
             callback(data)
 
         return update_then_call
