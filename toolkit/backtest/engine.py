@@ -35,6 +35,7 @@ from toolkit.trading.strategy import Actor, Strategy
 
 Data = QuoteTick | TradeTick | Bar | OrderBookDelta | OrderBookDepth10
 _NEVER = 2**63 - 1
+_ALWAYS = -(2**63)
 
 
 class BacktestEngineConfig(KernelConfig):
@@ -68,6 +69,7 @@ class BacktestEngine:
         self._bar_types: set[BarType] = set()
         self._settle_needed = False
         self._next_arrival_ns = _NEVER
+        self._settle_at = _NEVER  # `ts >= _settle_at` <=> `_settle_needed or ts >= _next_arrival_ns`
         self._delayed: tuple[SimulatedExchange, ...] = ()  # venues with a latency model
         self.equity: list[EquityPoint] = []
         self.prices: PriceSampler | None = None
@@ -131,6 +133,7 @@ class BacktestEngine:
 
     def _on_command(self) -> None:
         self._settle_needed = True
+        self._settle_at = _ALWAYS
 
     def add_instrument(self, instrument: Instrument) -> None:
         exchange = self.exchanges.get(instrument.id.venue)
@@ -318,17 +321,23 @@ class BacktestEngine:
         last_ts = clock.timestamp_ns()
         next_progress = progress_every if progress is not None else _NEVER
         next_sample = self._next_sample_ns()
+        # One compare per event stands for the checks whose times only this loop moves (end, price sample,
+        # equity sample: `wake` is the earliest of them); the clock's next timer is read per event, since a
+        # handler may set a timer at any point.
+        wake = min(end, next_sample, next_equity - 1)
         QT, TT = QuoteTick, TradeTick  # noqa: N806 - local aliases for the hot loop
         for data in stream:
             ts = data.ts_init
-            if ts > end:
-                break
-            if ts > clock.next_event_ns or ts > next_sample:
-                self._fire_timers(ts, inclusive=False)
-                next_sample = self._next_sample_ns()
-            if ts >= next_equity:
-                self._sample_equity(last_ts)
-                next_equity = ts - ts % equity_every + equity_every
+            if ts > wake or ts > clock.next_event_ns:
+                if ts > end:
+                    break
+                if ts > clock.next_event_ns or ts > next_sample:
+                    self._fire_timers(ts, inclusive=False)
+                    next_sample = self._next_sample_ns()
+                if ts >= next_equity:
+                    self._sample_equity(last_ts)
+                    next_equity = ts - ts % equity_every + equity_every
+                wake = min(end, next_sample, next_equity - 1)
             clock._time_ns = ts
             kind = type(data)
             try:
@@ -363,7 +372,7 @@ class BacktestEngine:
                 raise
             except Exception as exc:
                 raise StrategyError(f"error at ts {ts} while processing {data!r}: {exc!r}") from exc
-            if self._settle_needed or ts >= self._next_arrival_ns:
+            if ts >= self._settle_at:  # a command was sent, or an in-flight one has arrived
                 self.settle(ts)
             last_ts = ts
             count += 1
@@ -393,6 +402,7 @@ class BacktestEngine:
                     self._next_arrival_ns = min(arrivals) if arrivals else _NEVER
                 else:
                     self._next_arrival_ns = _NEVER
+                self._settle_at = self._next_arrival_ns
                 return
             self.iterations += 1
             for exchange in exchanges:
@@ -485,4 +495,5 @@ class BacktestEngine:
         self.iterations = 0
         self._settle_needed = False
         self._next_arrival_ns = _NEVER
+        self._settle_at = _NEVER  # `ts >= _settle_at` <=> `_settle_needed or ts >= _next_arrival_ns`
         self._has_run = False

@@ -18,7 +18,7 @@ import msgspec
 from toolkit.model.enums import LiquiditySide
 from toolkit.model.identifiers import ClientOrderId, InstrumentId
 from toolkit.model.instruments import Instrument
-from toolkit.model.objects import FIXED_SCALE, Currency, Money
+from toolkit.model.objects import FIXED_SCALE, Currency, Money, decimal_ratio
 
 
 class FillModel:
@@ -80,6 +80,9 @@ class FeeModel(ABC):
     ) -> Money: ...
 
 
+_SCALE_SQUARED = FIXED_SCALE * FIXED_SCALE
+
+
 def exact_notional(instrument: Instrument, qty_raw: int, px_raw: int) -> Fraction:
     """Notional at FIXED_SCALE as an exact Fraction: qty x px x multiplier (inverse: qty x mult / px)."""
     mult = instrument.multiplier.raw
@@ -107,8 +110,13 @@ class MakerTakerFeeModel(FeeModel):
         first_fill: bool,
     ) -> Money:
         rate = instrument.maker_fee if liquidity_side is LiquiditySide.MAKER else instrument.taker_fee
-        exact = exact_notional(instrument, qty_raw, px_raw) * Fraction(rate)
-        return Money.from_raw_rounded(exact, commission_currency(instrument))
+        rate_num, rate_den = decimal_ratio(rate)
+        mult = instrument.multiplier.raw
+        if instrument.is_inverse:  # the exact notional x rate, as one integer ratio (no Fraction per fill)
+            num, den = qty_raw * mult, px_raw
+        else:
+            num, den = qty_raw * px_raw * mult, _SCALE_SQUARED
+        return Money.from_raw_ratio(num * rate_num, den * rate_den, commission_currency(instrument))
 
 
 class FixedFeeModel(FeeModel):

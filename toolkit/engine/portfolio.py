@@ -177,7 +177,7 @@ class Portfolio:
                     px_num, px_den = positions[0].avg_px_open_raw_ratio
                     margin = account.calculate_margin_maint_raw(instrument, abs(net_raw), px_num, px_den)
                     maint = self._to_account_ccy(account, margin)
-            else:
+            elif positions:
                 net_raw = 0
                 cost = Fraction(0)
                 for position in positions:

@@ -200,8 +200,9 @@ def check_order(
     if order.time_in_force is TimeInForce.GTD and order.expire_time_ns <= now_ns:
         return f"GTD expire time {order.expire_time_ns} already passed (now {now_ns})"
     if reference_raw is not None:
-        notional = Money.from_raw_rounded(
-            Fraction(order.quantity.raw * reference_raw * instrument.multiplier.raw, FIXED_SCALE * FIXED_SCALE),
+        notional = Money.from_raw_ratio(
+            order.quantity.raw * reference_raw * instrument.multiplier.raw,
+            FIXED_SCALE * FIXED_SCALE,
             instrument.quote_currency,
         )
         if max_notional is not None and notional.raw > max_notional.raw:

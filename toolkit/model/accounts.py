@@ -14,23 +14,16 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any, ClassVar, Self
 
 from toolkit.model.enums import AccountType, OrderSide, parse_enum
 from toolkit.model.events import AccountBalance, AccountState, MarginBalance
 from toolkit.model.identifiers import AccountId, InstrumentId
 from toolkit.model.instruments import Instrument
-from toolkit.model.objects import FIXED_SCALE, Currency, Money, Price, Quantity
+from toolkit.model.objects import FIXED_SCALE, Currency, Money, Price, Quantity, decimal_ratio
 from toolkit.model.orders import Order
 
 _SCALE_SQUARED = FIXED_SCALE * FIXED_SCALE
-
-
-@lru_cache(maxsize=4096)
-def _ratio(value: Decimal) -> tuple[int, int]:
-    """A Decimal rate or leverage as an exact integer ratio (cached: instruments reuse a handful of values)."""
-    return value.as_integer_ratio()
 
 
 class MarginModel(StrEnum):
@@ -346,7 +339,7 @@ class MarginAccount(Account):
         """notional x rate (/ leverage for LEVERAGED), from a raw qty and an exact raw price price_num / price_den,
         in integers only (one rounding at the end, half-even to the currency)."""
         multiplier = instrument.multiplier.raw
-        rate_num, rate_den = _ratio(rate)
+        rate_num, rate_den = decimal_ratio(rate)
         if instrument.is_inverse:
             currency = instrument.base_currency_or_none or instrument.settlement_currency
             num, den = qty_raw * multiplier * price_den, price_num
@@ -356,7 +349,7 @@ class MarginAccount(Account):
         num *= rate_num
         den *= rate_den
         if self.margin_model is MarginModel.LEVERAGED:
-            lev_num, lev_den = _ratio(self.leverage(instrument.id))
+            lev_num, lev_den = decimal_ratio(self.leverage(instrument.id))
             num *= lev_den
             den *= lev_num
         return Money.from_raw_ratio(num, den, currency)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import msgspec
@@ -56,6 +57,13 @@ def raw_from_decimal(value: Decimal, precision: int, what: str, *, rounding: boo
     if rounded != value and not rounding:
         raise ValueError(f"{what}: {value} has more than {precision} decimals")
     return int(rounded.scaleb(FIXED_PRECISION))
+
+
+@lru_cache(maxsize=4096)
+def decimal_ratio(value: Decimal) -> tuple[int, int]:
+    """A Decimal rate, fee or leverage as an exact reduced integer ratio (cached: instruments reuse a handful of
+    values), so hot paths multiply integers instead of building Fractions."""
+    return value.as_integer_ratio()
 
 
 def round_half_even(numerator: int, denominator: int) -> int:

@@ -363,7 +363,7 @@ def split_fill_for_flip(fill: OrderFilled, position_qty_raw: int) -> tuple[Order
         )
     precision = fill.last_qty.precision
     commission = fill.commission
-    first_commission = Money.from_raw_rounded(Fraction(commission.raw * held, total), commission.currency)
+    first_commission = Money.from_raw_ratio(commission.raw * held, total, commission.currency)
     closing = msgspec.structs.replace(fill, last_qty=Quantity(held, precision), commission=first_commission)
     opening = msgspec.structs.replace(
         fill, last_qty=Quantity(total - held, precision), commission=commission - first_commission
