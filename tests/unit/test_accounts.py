@@ -531,3 +531,28 @@ def test_random_round_trips_balance_exactly() -> None:
     assert balance == start + Money(gross_sum - commission_sum, USD)
     assert balance == start + Money(realized_of_closed_cycles + position.realized_pnl.raw, USD)
     assert account.balance_locked() == usd("0") and account.balance_free() == balance
+
+
+def test_margin_fill_in_the_account_currency_gives_the_general_paths_state() -> None:
+    # account_state_after_fill works the common case (margin account, gross and commission in its currency)
+    # out directly; it must equal the general composition of the three pure steps, margins held or not.
+    rng = random.Random(7)
+    for n in range(2_000):
+        account = margin_account(str(rng.randint(0, 2_000_000)))
+        if rng.random() < 0.5:
+            account.update_margin(
+                MarginBalance(usd(str(rng.randint(0, 500))), usd(str(rng.randint(0, 900))), AUDUSD.id)
+            )
+        commission = Money(rng.choice((0, 1, -1)) * rng.randint(0, 500) * 10**7, USD)
+        fill = make_fill(
+            AUDUSD,
+            rng.choice((BUY, SELL)),
+            rng.randint(1, 200_000),
+            "1.00001",
+            trade_id=f"T-{n}",
+            commission=commission,
+        )
+        gross = Money(rng.choice((0, rng.randint(-(10**6), 10**6))) * 10**7, USD)
+        deltas = balance_deltas_for_fill(account.account_type, AUDUSD, fill, gross, account.base_currency)
+        general = account_state_with_deltas(account, deltas_in_account_currency(deltas, USD), ts=n)
+        assert account_state_after_fill(account, AUDUSD, fill, gross, ts=n) == general

@@ -167,6 +167,18 @@ def account_state_after_fill(
 ) -> AccountState:
     """The account's next state after `fill`: `balance_deltas_for_fill`, converted for a single-currency
     account with `rate` (see `deltas_in_account_currency`), added to the totals."""
+    base = account.base_currency
+    commission = fill.commission
+    if (
+        account.account_type is AccountType.MARGIN
+        and base is not None
+        and gross_realized.currency.code == base.code
+        and commission.currency.code == base.code
+    ):
+        # The common case, worked out directly: a margin account in the one currency the fill moves
+        # (the same single delta the general path gives: gross - commission, left out when zero).
+        delta = gross_realized.raw - commission.raw
+        return account_state_with_deltas(account, {base.code: Money(delta, base)} if delta else {}, ts)
     deltas = balance_deltas_for_fill(account.account_type, instrument, fill, gross_realized, account.base_currency)
     deltas = deltas_in_account_currency(deltas, account.base_currency, rate)
     return account_state_with_deltas(account, deltas, ts)

@@ -426,12 +426,19 @@ class MarginAccount(Account):
             self._relock(code, self._sum_margins(code))
 
     def _sum_margins(self, code: str) -> int:
-        return sum(m.initial.raw + m.maintenance.raw for m in self._margins.values() if m.initial.currency.code == code)
+        total = 0
+        for margin in self._margins.values():
+            if margin.initial.currency.code == code:
+                total += margin.initial.raw + margin.maintenance.raw
+        return total
 
     def locked_required_raw(self, currency_code: str) -> int | None:
-        if any(m.initial.currency.code == currency_code for m in self._margins.values()):
-            return self._sum_margins(currency_code)
-        return None
+        """The sum of the margins held in the currency, or None when no margin is held in it."""
+        total = None
+        for margin in self._margins.values():
+            if margin.initial.currency.code == currency_code:
+                total = (total or 0) + margin.initial.raw + margin.maintenance.raw
+        return total
 
 
 def account_from_state(state: AccountState, **options: Any) -> Account:
