@@ -374,15 +374,19 @@ class MatchingEngine:
         assert book is not None
         action = delta.action
         is_bid = delta.side is OrderSide.BUY
-        before = book.size_at(is_bid, delta.price_raw) if action is not BookAction.CLEAR else 0
+        queue = self._queue
+        # The level's size before the delta matters only to queue positions.
+        before = book.size_at(is_bid, delta.price_raw) if queue and action is not BookAction.CLEAR else 0
         book.apply_delta(delta)
         if action is BookAction.CLEAR or delta.flags & FLAG_SNAPSHOT:
-            self._consumed.clear()
-            if self.config.queue_position:
+            if self._consumed:
+                self._consumed.clear()
+            if queue:
                 self._queue_reset_all()
         else:
-            self._consumed.pop((is_bid, delta.price_raw), None)
-            if self.config.queue_position:
+            if self._consumed:
+                self._consumed.pop((is_bid, delta.price_raw), None)
+            if queue:
                 after = book.size_at(is_bid, delta.price_raw)
                 if after != before or action is BookAction.DELETE:
                     self._queue_on_level_change(is_bid, delta.price_raw, after, action is BookAction.DELETE)
