@@ -275,6 +275,7 @@ class MatchingEngine:
         self.ask: int | None = None
         self.bid_size = 0
         self.ask_size = 0
+        self._pending_quote: QuoteTick | None = None  # the latest quote while nothing rests (not applied yet)
         self.last: int | None = None
         self.book: OrderBook | None = None if self._l1 else OrderBook(self.instrument_id, self.book_type)
         self.ts = 0
@@ -324,15 +325,29 @@ class MatchingEngine:
         return sum(self._positions.values())
 
     def best_bid_price(self) -> Price | None:
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         return None if self.bid is None else Price(self.bid, self._price_precision)
 
     def best_ask_price(self) -> Price | None:
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         return None if self.ask is None else Price(self.ask, self._price_precision)
 
     # ---- market data -------------------------------------------------------------------------
     def process_quote_tick(self, tick: QuoteTick) -> None:
         if not self._l1:
             return  # an L2/L3 book ignores quotes (spec §2.1); the clock still advances
+        if not (self._bids or self._asks or self._consumption):
+            # Nothing rests and nothing is consumed: only the top of book the latest quote leaves matters, and
+            # it is read from that quote when something needs it (`_take_pending_quote` at every entry point).
+            if tick.ts_event >= self._ts_last_quote:
+                self._pending_quote = tick
+                self._ts_last_quote = tick.ts_event
+            self._data_point += 1
+            return
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         if tick.ts_event >= self._ts_last_quote:
             if self._consumption:
                 self._forget_changed_top(tick)
@@ -346,6 +361,17 @@ class MatchingEngine:
             if self._queue:
                 self._queue_on_l1_quote()
             self.iterate(tick.ts_init)
+
+    def _take_pending_quote(self) -> None:
+        """Set the top of book from the quote kept while nothing rested (a quote arrives before anything
+        else at its time, so applying it late changes nothing anyone could have seen)."""
+        tick = self._pending_quote
+        assert tick is not None
+        self._pending_quote = None
+        self.bid = tick.bid_raw
+        self.ask = tick.ask_raw
+        self.bid_size = tick.bid_size_raw
+        self.ask_size = tick.ask_size_raw
 
     def _forget_changed_top(self, tick: QuoteTick) -> None:
         """A top level whose price or size changed is fresh liquidity: drop what was consumed there."""
@@ -365,6 +391,8 @@ class MatchingEngine:
     def process_order_book_delta(self, delta: OrderBookDelta) -> None:
         """L2/L3: apply the delta, then match after the last delta of a venue update (FLAG_LAST).
         On an L1 book deltas only drive matching (spec §2.1)."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         if self._l1:
             self._data_point += 1
             if self._bids or self._asks:
@@ -398,6 +426,8 @@ class MatchingEngine:
 
     def process_order_book_depth10(self, depth: OrderBookDepth10) -> None:
         """A depth snapshot replaces the book; on L1 its best levels become the top of book."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         if self._l1:
             self.bid = depth.bid_prices_raw[0] if depth.bid_sizes_raw[0] > 0 else None
             self.ask = depth.ask_prices_raw[0] if depth.ask_sizes_raw[0] > 0 else None
@@ -417,6 +447,8 @@ class MatchingEngine:
             self.iterate(depth.ts_init)
 
     def process_trade_tick(self, tick: TradeTick) -> None:
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         px = tick.price_raw
         size = tick.size_raw
         self.last = px
@@ -481,6 +513,8 @@ class MatchingEngine:
     def process_bar(self, bar: Bar) -> None:
         """Replay an external bar as four price points (LAST/MID or one-sided BID/ASK bars as trades,
         BID+ASK pairs with the same ts_init as quotes), before strategies see the bar. L1 books only."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         plan = self._bar_plans.get(bar.bar_type)
         if plan is None:
             plan = self._bar_plan(bar.bar_type)
@@ -579,6 +613,8 @@ class MatchingEngine:
     # ---- matching ----------------------------------------------------------------------------
     def iterate(self, ts: int) -> None:
         """Match resting orders against the current book, then expire GTD orders and move trailing stops."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         self._match_sides(ts, True, True)
 
     def _match_sides(self, ts: int, match_bids: bool, match_asks: bool) -> None:
@@ -1253,6 +1289,8 @@ class MatchingEngine:
     ) -> None:
         """An order arrives at the venue (spec §3.3; contingent orders §7). With `venue_links` False the order's
         contingency links are the client's business (a strategy managing them) and the venue ignores them."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         self.ts = ts
         self._seq += 1
         record = VenueOrder(order, self._next_venue_order_id(), position_id, self._seq)
@@ -1378,6 +1416,8 @@ class MatchingEngine:
 
     def process_modify(self, command: ModifyOrder, ts: int) -> None:
         """Change quantity, price or trigger of a working (or held) order (spec §3.6)."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         self.ts = ts
         order = self._orders.get(command.client_order_id)
         held = False
@@ -1470,6 +1510,8 @@ class MatchingEngine:
             self._fill_marketable_limit(order)
 
     def process_cancel(self, command: CancelOrder, ts: int) -> None:
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         self.ts = ts
         order = self._orders.get(command.client_order_id) or self.contingencies.held(command.client_order_id)
         if order is None or order.closed:
@@ -1490,6 +1532,8 @@ class MatchingEngine:
 
     def process_cancel_all(self, command: CancelAllOrders, ts: int) -> None:
         """Cancel the strategy's working (and held) orders on this instrument (optionally one side only)."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         self.ts = ts
         for order in list(self._bids) + list(self._asks) + self.contingencies.held_orders():
             if order.closed or order.ident["strategy_id"] != command.strategy_id:
@@ -1500,6 +1544,8 @@ class MatchingEngine:
 
     def snapshot(self) -> dict[str, Any]:
         """Book and working orders, for debugging and the sandbox venue's status endpoint."""
+        if self._pending_quote is not None:
+            self._take_pending_quote()
         return {
             "instrument_id": str(self.instrument_id),
             "book_type": self.book_type.value,
