@@ -6,40 +6,15 @@ The top of book must be exactly what applying every quote at once gives: the lat
 
 from __future__ import annotations
 
-from decimal import Decimal
+from _usdjpy import SEC, T0, USD, USDJPY, quote
 
 from toolkit.backtest.engine import BacktestEngine
 from toolkit.model.data import QuoteTick
 from toolkit.model.enums import AccountType, OmsType, OrderSide
 from toolkit.model.events import OrderFilled
-from toolkit.model.identifiers import InstrumentId
-from toolkit.model.instruments import CurrencyPair
-from toolkit.model.objects import Currency, Money, Price, Quantity
+from toolkit.model.objects import Money, Price, Quantity
 from toolkit.trading.config import StrategyConfig
 from toolkit.trading.strategy import Strategy
-
-USD = Currency.from_str("USD")
-JPY = Currency.from_str("JPY")
-T0 = 1_704_067_200_000_000_000
-SEC = 1_000_000_000
-
-USDJPY = CurrencyPair(
-    id=InstrumentId("USD/JPY.SIM"),
-    base_currency=USD,
-    quote_currency=JPY,
-    settlement_currency=JPY,
-    price_precision=3,
-    size_precision=0,
-    price_increment=Price.from_str("0.001"),
-    size_increment=Quantity.from_int(1),
-    maker_fee=Decimal("0.00002"),
-    taker_fee=Decimal("0.00002"),
-)
-
-
-def quote(bid: str, ask: str, ts_event: int, ts_init: int | None = None) -> QuoteTick:
-    size = Quantity.from_int(100_000)
-    return QuoteTick.of(USDJPY.id, Price.from_str(bid), Price.from_str(ask), size, size, ts_event, ts_init)
 
 
 class BuyAtQuote(Strategy):

@@ -7,7 +7,7 @@ arrived by then are applied. USD/JPY.SIM quotes at 0 s and 150 s, samples every 
 
 from __future__ import annotations
 
-from decimal import Decimal
+from _usdjpy import SEC, T0, USD, USDJPY, quote
 
 from toolkit.backtest.engine import BacktestEngine, BacktestEngineConfig
 from toolkit.backtest.models import LatencyModel
@@ -15,35 +15,9 @@ from toolkit.core.clock import TimeEvent
 from toolkit.model.data import QuoteTick
 from toolkit.model.enums import AccountType, OmsType, OrderSide
 from toolkit.model.events import OrderFilled
-from toolkit.model.identifiers import InstrumentId
-from toolkit.model.instruments import CurrencyPair
-from toolkit.model.objects import Currency, Money, Price, Quantity
+from toolkit.model.objects import Money, Price, Quantity
 from toolkit.trading.config import StrategyConfig
 from toolkit.trading.strategy import Strategy
-
-USD = Currency.from_str("USD")
-JPY = Currency.from_str("JPY")
-T0 = 1_704_067_200_000_000_000  # a whole minute
-SEC = 1_000_000_000
-
-USDJPY = CurrencyPair(
-    id=InstrumentId("USD/JPY.SIM"),
-    base_currency=USD,
-    quote_currency=JPY,
-    settlement_currency=JPY,
-    price_precision=3,
-    size_precision=0,
-    price_increment=Price.from_str("0.001"),
-    size_increment=Quantity.from_int(1),
-    maker_fee=Decimal("0.00002"),
-    taker_fee=Decimal("0.00002"),
-)
-
-
-def quote(bid: str, ask: str, ts: int) -> QuoteTick:
-    size = Quantity.from_int(100_000)
-    return QuoteTick.of(USDJPY.id, Price.from_str(bid), Price.from_str(ask), size, size, ts)
-
 
 QUOTES = [quote("90.000", "90.004", T0), quote("91.000", "91.004", T0 + 150 * SEC)]
 
