@@ -67,9 +67,8 @@ class BacktestEngine:
         self._lists: list[list[Data]] = []
         self._streams: list[Callable[[], Iterator[Data]]] = []
         self._bar_types: set[BarType] = set()
-        self._settle_needed = False
         self._next_arrival_ns = _NEVER
-        self._settle_at = _NEVER  # `ts >= _settle_at` <=> `_settle_needed or ts >= _next_arrival_ns`
+        self._settle_at = _NEVER  # settle at a ts >= this: _ALWAYS once a command is queued, else the next arrival
         self._delayed: tuple[SimulatedExchange, ...] = ()  # venues with a latency model
         self.equity: list[EquityPoint] = []
         self.prices: PriceSampler | None = None
@@ -132,7 +131,6 @@ class BacktestEngine:
         return exchange
 
     def _on_command(self) -> None:
-        self._settle_needed = True
         self._settle_at = _ALWAYS
 
     def add_instrument(self, instrument: Instrument) -> None:
@@ -233,7 +231,7 @@ class BacktestEngine:
 
     def settle_if_due(self, ts: int) -> None:
         """Settle when a command is queued or an in-flight command has arrived by `ts`."""
-        if self._settle_needed or ts >= self._next_arrival_ns:
+        if ts >= self._settle_at:
             self.settle(ts)
 
     def _pair_quote_bars(self) -> None:
@@ -384,7 +382,6 @@ class BacktestEngine:
 
     def settle(self, ts: int) -> None:
         """Apply pending venue commands, then match every book, until nothing is pending."""
-        self._settle_needed = False
         exchanges = self.exchanges.values()
         for _ in range(100_000):
             busy = False
@@ -396,7 +393,6 @@ class BacktestEngine:
                     except Exception as exc:
                         raise StrategyError(f"error at ts {ts} while settling venue commands: {exc!r}") from exc
             if not busy:
-                self._settle_needed = False
                 if self._delayed:  # only venues with latency have commands in flight
                     arrivals = [a for a in (ex.next_arrival_ns() for ex in self._delayed) if a is not None]
                     self._next_arrival_ns = min(arrivals) if arrivals else _NEVER
@@ -422,33 +418,26 @@ class BacktestEngine:
         commands that arrived by then settle, exactly as its timer did.
         """
         clock = self.clock
-        prices = self.prices
         while True:
             at = clock.next_event_ns
-            sample_at = _NEVER if prices is None or prices.next_due_ns is None else prices.next_due_ns
+            sample_at = self._next_sample_ns()
             if sample_at < at:
                 at = sample_at
             if not (at < until_ns or (inclusive and at == until_ns)):
                 return
-            if sample_at == at:
-                if clock.next_event_ns == at:
-                    handlers = clock.advance_time(at)
-                else:
-                    handlers = []
-                    clock._time_ns = at  # forward (at > now): what set_time checks
-                prices.sample_due()  # type: ignore[union-attr]
-                if not handlers:
-                    if at >= self._next_arrival_ns or self._settle_needed:
-                        self.settle(at)
-                    continue
-            else:
+            if clock.next_event_ns == at:
                 handlers = clock.advance_time(at)
+            else:
+                handlers = []
+                clock.set_time(at)
+            if sample_at == at:
+                self.prices.sample_due()  # type: ignore[union-attr]
             for handler in handlers:
                 try:
                     handler.handle()
                 except Exception as exc:
                     raise StrategyError(f"error at ts {at} in timer {handler.event.name!r}: {exc!r}") from exc
-            if self._settle_needed or at >= self._next_arrival_ns:  # a handler sent commands, or some arrived
+            if at >= self._settle_at:  # a handler sent commands, or some arrived
                 self.settle(at)
 
     def flush_inflight(self) -> None:
@@ -493,7 +482,6 @@ class BacktestEngine:
         self.prices = None
         self.events_processed = 0
         self.iterations = 0
-        self._settle_needed = False
         self._next_arrival_ns = _NEVER
-        self._settle_at = _NEVER  # `ts >= _settle_at` <=> `_settle_needed or ts >= _next_arrival_ns`
+        self._settle_at = _NEVER  # settle at a ts >= this: _ALWAYS once a command is queued, else the next arrival
         self._has_run = False
