@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 _GENERATIONS = itertools.count(1)
 _EMPTY: frozenset[Any] = frozenset()
 
+
 class Cache:
     """In-memory trading state with indexes; `tick_capacity`/`bar_capacity` bound the history."""
 
@@ -264,7 +265,7 @@ class Cache:
         if venue is not None:
             candidates &= self._orders_by_venue.get(str(venue), _EMPTY)
         if strategy_id is not None:
-            candidates &= self._orders_by_strategy.get(strategy_id, set())
+            candidates &= self._orders_by_strategy.get(strategy_id, _EMPTY)
         orders = [self._orders[c] for c in candidates]
         if side is not None and side is not OrderSide.NO_ORDER_SIDE:
             orders = [o for o in orders if o.side is side]
@@ -411,7 +412,7 @@ class Cache:
         else:
             candidates = set(self._positions) if ids is None else set(ids)
         if strategy_id is not None:
-            candidates &= self._positions_by_strategy.get(strategy_id, set())
+            candidates &= self._positions_by_strategy.get(strategy_id, _EMPTY)
         positions = [self._positions[p] for p in candidates]
         if venue is not None:
             positions = [p for p in positions if p.instrument_id.venue == str(venue)]
