@@ -1,4 +1,5 @@
-"""USD/JPY.SIM and a quote maker for the small hand-written backtests of the integration tests."""
+"""USD/JPY.SIM (3 decimals, size increment 1, fees 0.002 %, margins 3 %) and a quote maker, for the small
+hand-written backtests of the integration tests."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ USDJPY = CurrencyPair(
     size_increment=Quantity.from_int(1),
     maker_fee=Decimal("0.00002"),
     taker_fee=Decimal("0.00002"),
+    margin_init=Decimal("0.03"),
+    margin_maint=Decimal("0.03"),
 )
 
 

@@ -14,37 +14,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from _usdjpy import JPY, SEC, T0, USD, USDJPY
+
 from toolkit.backtest.engine import BacktestEngine
 from toolkit.model.data import QuoteTick
 from toolkit.model.enums import AccountType, LiquiditySide, OmsType, OrderSide, OrderStatus
 from toolkit.model.events import OrderDenied, OrderFilled, PositionEvent
-from toolkit.model.identifiers import InstrumentId
-from toolkit.model.instruments import CurrencyPair
 from toolkit.model.objects import Currency, Money, Price, Quantity
 from toolkit.model.orders import Order
 from toolkit.trading.config import StrategyConfig
 from toolkit.trading.strategy import Strategy
 
-USD = Currency.from_str("USD")
-JPY = Currency.from_str("JPY")
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-T0 = 1_704_067_200_000_000_000
-SEC = 1_000_000_000
-
-USDJPY = CurrencyPair(
-    id=InstrumentId("USD/JPY.SIM"),
-    base_currency=USD,
-    quote_currency=JPY,
-    settlement_currency=JPY,
-    price_precision=3,
-    size_precision=0,
-    price_increment=Price.from_str("0.001"),
-    size_increment=Quantity.from_int(1),
-    maker_fee=Decimal("0.00002"),
-    taker_fee=Decimal("0.00002"),
-    margin_init=Decimal("0.03"),
-    margin_maint=Decimal("0.03"),
-)
 
 
 def usd(text: str) -> Money:

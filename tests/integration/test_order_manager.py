@@ -15,6 +15,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from _usdjpy import SEC, T0, USD, USDJPY
+
 from toolkit.backtest.engine import BacktestEngine
 from toolkit.backtest.matching import MatchingConfig
 from toolkit.model.data import QuoteTick
@@ -28,33 +30,13 @@ from toolkit.model.enums import (
     TriggerMode,
 )
 from toolkit.model.events import Event, OrderEvent, OrderFilled, OrderSubmitted, PositionEvent
-from toolkit.model.identifiers import InstrumentId, PositionId
-from toolkit.model.instruments import CurrencyPair
-from toolkit.model.objects import Currency, Money, Price, Quantity
+from toolkit.model.identifiers import PositionId
+from toolkit.model.objects import Money, Price, Quantity
 from toolkit.model.orders import Order, OrderList
 from toolkit.trading.config import StrategyConfig
 from toolkit.trading.strategy import Strategy
 
-USD = Currency.from_str("USD")
-JPY = Currency.from_str("JPY")
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-T0 = 1_704_067_200_000_000_000  # 2024-01-01 00:00:00 UTC
-SEC = 1_000_000_000
-
-USDJPY = CurrencyPair(
-    id=InstrumentId("USD/JPY.SIM"),
-    base_currency=USD,
-    quote_currency=JPY,
-    settlement_currency=JPY,
-    price_precision=3,
-    size_precision=0,
-    price_increment=Price.from_str("0.001"),
-    size_increment=Quantity.from_int(1),
-    maker_fee=Decimal("0.00002"),
-    taker_fee=Decimal("0.00002"),
-    margin_init=Decimal("0.03"),
-    margin_maint=Decimal("0.03"),
-)
 
 
 def p(text: str) -> Price:
