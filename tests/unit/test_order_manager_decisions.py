@@ -42,6 +42,7 @@ from toolkit.trading.order_manager import (
     fill_actions,
     held_children,
     resize_action,
+    restored_actions,
     updated_actions,
 )
 
@@ -210,3 +211,45 @@ def test_resize_action_skips_no_ops_and_sizes_below_the_fills() -> None:
     assert resize_action(sl, q(30).raw, {}) is None  # would leave nothing to fill
     assert resize_action(sl, q(60).raw, {}) == Resize(sl.client_order_id, q(60))
     assert resize_action(sl, q(60).raw, {sl.client_order_id: q(60)}) is None
+
+
+# ---- after a restart: the never-sent children among the restored orders ------------------------------------
+def test_restored_children_of_a_waiting_parent_are_held_again() -> None:
+    bl = bracket()
+    entry, sl, tp = bl.orders
+    accept(entry)
+    for mode in (TriggerMode.PARTIAL, TriggerMode.FULL):
+        assert restored_actions(bl.orders, lookup_of(bl), mode) == ({sl.client_order_id, tp.client_order_id}, [])
+
+
+def test_restored_children_are_released_when_the_parent_filled_meanwhile() -> None:
+    bl = bracket()
+    entry, sl, tp = bl.orders
+    fill(accept(entry), 40)  # a partial fill while the node was down
+    held = {sl.client_order_id, tp.client_order_id}
+    assert restored_actions(bl.orders, lookup_of(bl), TriggerMode.PARTIAL) == (held, [Release(entry.client_order_id)])
+    assert restored_actions(bl.orders, lookup_of(bl), TriggerMode.FULL) == (held, [])  # FULL waits for the rest
+    fill(entry, 60)
+    assert restored_actions(bl.orders, lookup_of(bl), TriggerMode.FULL) == (held, [Release(entry.client_order_id)])
+
+
+def test_restored_children_are_discarded_when_the_parent_closed_unfilled() -> None:
+    bl = bracket()
+    entry, sl, tp = bl.orders
+    accept(entry).apply(OrderCanceled(**_ident(entry)))  # type: ignore[arg-type]
+    held, actions = restored_actions(bl.orders, lookup_of(bl), TriggerMode.PARTIAL)
+    assert held == {sl.client_order_id, tp.client_order_id}
+    assert sorted(actions, key=str) == sorted([Discard(sl.client_order_id), Discard(tp.client_order_id)], key=str)
+
+
+def test_sent_children_and_plain_orders_are_not_held_after_a_restart() -> None:
+    bl = bracket()
+    entry, sl, tp = bl.orders
+    fill(accept(entry), 100)
+    accept(sl)  # released before the restart: at the venue now
+    assert restored_actions(bl.orders, lookup_of(bl), TriggerMode.PARTIAL) == (
+        {tp.client_order_id},
+        [Release(entry.client_order_id)],
+    )
+    assert restored_actions([entry], lookup_of(bl), TriggerMode.PARTIAL) == (set(), [])
+

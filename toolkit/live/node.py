@@ -36,6 +36,7 @@ from toolkit.live.engines import MessageQueue
 from toolkit.live.execution import LiveExecutionEngine
 from toolkit.model.commands import SubmitOrder
 from toolkit.model.data import BarType
+from toolkit.model.enums import ContingencyType, OrderStatus
 from toolkit.model.events import AccountState, OrderEvent, OrderFilled, PositionEvent
 from toolkit.model.identifiers import ClientId, InstrumentId, Venue
 from toolkit.model.orders import Order
@@ -246,12 +247,21 @@ class TradingNode:
         if self.database is None or not isinstance(command, SubmitOrder):
             return
         self._persist_order_init(command.order)
+        for child in self._held_children(command.order):
+            self._persist_order_init(child)  # held by the strategy until this order fills: durable with it
         if not self.database.healthy:
             return  # in an outage the writer retries on its own; orders must not wait for it (logged there)
         if not await self.database.flush_async(timeout=2.0):
             self.log.warning(
                 "database did not confirm order %s within 2s: sending it anyway", command.order.client_order_id
             )
+
+    def _held_children(self, order: Order) -> list[Order]:
+        """The never-sent children of an OTO order (bracket exits a strategy holds until the entry fills)."""
+        if order.contingency_type is not ContingencyType.OTO:
+            return []
+        children = (self.cache.order(child_id) for child_id in order.linked_order_ids)
+        return [c for c in children if c is not None and c.status is OrderStatus.INITIALIZED]
 
     def _on_position_event(self, event: PositionEvent) -> None:
         if self.config.exec_engine.snapshot_positions:

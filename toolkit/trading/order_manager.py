@@ -182,6 +182,32 @@ def held_children(orders: Sequence[Order], lookup: Lookup) -> set[ClientOrderId]
     return held
 
 
+def restored_actions(
+    orders: Sequence[Order], lookup: Lookup, mode: TriggerMode
+) -> tuple[set[ClientOrderId], list[Action]]:
+    """After a restart: the never-sent OTO children among a strategy's restored orders, to hold again, and what
+    their parents did meanwhile asks of them, as the live events would have: a parent filled enough to release
+    them (a first fill in PARTIAL mode, a full fill in FULL mode) releases them, a parent closed otherwise
+    discards them, and a parent still waiting keeps them held."""
+    held: set[ClientOrderId] = set()
+    parents: dict[ClientOrderId, Order] = {}
+    for order in orders:
+        if order.status is not OrderStatus.INITIALIZED or order.parent_order_id is None:
+            continue
+        parent = lookup(order.parent_order_id)
+        if parent is not None and parent.contingency_type is ContingencyType.OTO:
+            held.add(order.client_order_id)
+            parents.setdefault(parent.client_order_id, parent)
+    actions: list[Action] = []
+    for parent in parents.values():
+        filled = parent.filled_qty.raw > 0
+        if filled and (mode is TriggerMode.PARTIAL or parent.status is OrderStatus.FILLED):
+            actions.append(Release(parent.client_order_id))
+        elif parent.is_closed:
+            actions.extend(Discard(c.client_order_id) for c in _linked(parent, lookup) if c.client_order_id in held)
+    return held, actions
+
+
 # ---- the stateful part ------------------------------------------------------------------------------
 class OrderManagerHost:
     """What the manager needs from its strategy (the `Strategy` passes its own methods)."""
@@ -244,6 +270,24 @@ class OrderManager:
         held = held_children(orders, self.host.lookup)
         self.held |= held
         return [o for o in orders if o.client_order_id not in held]
+
+    def restore(self, orders: Sequence[Order]) -> None:
+        """Take up the strategy's orders restored after a restart (see `restored_actions`): hold the never-sent
+        OTO children again, release or discard those whose parent filled or closed meanwhile (the restored
+        positions already reflect the fills, so a release does not wait for a position event), and set the
+        GTD alert of every working GTD order when expiry is managed here."""
+        if self.manage_contingent_orders:
+            held, actions = restored_actions(orders, self.host.lookup, self.trigger_mode)
+            self.held |= held
+            for action in actions:
+                if isinstance(action, Release):
+                    parent = self.host.lookup(action.parent_id)
+                    if parent is not None:
+                        self._release(parent)
+            self._execute(actions)
+        for order in orders:
+            if _is_working(order):
+                self.on_submit(order)
 
     def discard(self, order: Order) -> None:
         """Cancel locally an order held back here (the strategy's `cancel_order` of a held child)."""

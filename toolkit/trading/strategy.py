@@ -173,7 +173,11 @@ class Actor(Component):
         state = self.cache.load_strategy_state(self._state_key())
         if state:
             self.on_load(state)
+        self._take_up_orders()
         self.on_start()
+
+    def _take_up_orders(self) -> None:
+        """Orders already in the cache at start (restored after a restart): nothing to do for an actor."""
 
     def _on_stop(self) -> None:
         self.on_stop()
@@ -398,6 +402,12 @@ class Strategy(Actor):
     def order_manager(self) -> OrderManager | None:
         """The client-side contingent-order / GTD manager, or None when the config asks for neither."""
         return self._order_manager
+
+    def _take_up_orders(self) -> None:
+        """The order manager takes up the strategy's orders the cache already holds (a live node restores them
+        after a restart): held bracket children and GTD alerts are in memory only."""
+        if self._order_manager is not None:
+            self._order_manager.restore(self.cache.orders(strategy_id=self.strategy_id))
 
     def _on_reset(self) -> None:
         if self._order_factory is not None:
