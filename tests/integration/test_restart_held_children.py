@@ -1,4 +1,4 @@
-"""After a restart, a strategy that manages its brackets takes up the never-sent exits the node restored.
+"""After a restart, a strategy that manages its brackets (or GTD expiry) takes up the orders the node restored.
 
 The cache is filled before the strategy starts, as a live node's restore fills it: a bracket (BUY 100,000
 USD/JPY.SIM entry, stop-loss and take-profit) whose entry was accepted, and possibly filled, while the node
@@ -19,7 +19,7 @@ from toolkit.backtest.engine import BacktestEngine
 from toolkit.live.config import node_config_from_dict
 from toolkit.live.node import TradingNode
 from toolkit.model.commands import SubmitOrder
-from toolkit.model.enums import AccountType, LiquiditySide, OmsType, OrderSide, OrderStatus
+from toolkit.model.enums import AccountType, LiquiditySide, OmsType, OrderSide, OrderStatus, TimeInForce
 from toolkit.model.events import (
     OrderAccepted,
     OrderCanceled,
@@ -164,3 +164,38 @@ def test_the_node_persists_held_exits_before_their_entry_is_sent(tmp_path: Path)
         node.dispose()
     stored = {str(events[0].client_order_id): type(events[0]).__name__ for events, _ in state.orders}
     assert stored == {str(o.client_order_id): "OrderInitialized" for o in bracket}
+
+
+class ManagesExpiry(Strategy):
+    def __init__(self) -> None:
+        super().__init__(StrategyConfig(strategy_id="GTD-001", manage_gtd_expiry=True))
+        self.events: list[OrderEvent] = []
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        self.events.append(event)
+
+
+def test_a_restored_gtd_order_past_its_expiry_is_canceled_at_start() -> None:
+    engine = BacktestEngine()
+    engine.add_venue("SIM", OmsType.NETTING, AccountType.MARGIN, [Money.of(1_000_000, USD)], base_currency=USD)
+    engine.add_instrument(USDJPY)
+    engine.add_data([quote("90.000", "90.004", T0)])
+    strategy = ManagesExpiry()
+    engine.add_strategy(strategy)
+    order = strategy.order_factory.limit(
+        USDJPY.id, OrderSide.BUY, SIZE, Price.from_str("89.000"), time_in_force=TimeInForce.GTD, expire_time_ns=T0 - 1
+    )
+    ident = {
+        "trader_id": order.trader_id,
+        "strategy_id": order.strategy_id,
+        "instrument_id": order.instrument_id,
+        "client_order_id": order.client_order_id,
+        "ts_event": T0 - 2,
+        "ts_init": T0 - 2,
+    }
+    order.apply(OrderSubmitted(**ident, account_id=ACCOUNT))  # type: ignore[arg-type]
+    order.apply(OrderAccepted(**ident, venue_order_id=VenueOrderId("V-9"), account_id=ACCOUNT))  # type: ignore[arg-type]
+    engine.cache.add_order(order)
+    engine.run()
+    # Its alert fired at once (the expiry is past): the strategy asked the venue to cancel it.
+    assert [type(e).__name__ for e in strategy.events][:1] == ["OrderPendingCancel"]
