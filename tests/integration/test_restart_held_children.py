@@ -49,6 +49,18 @@ class Brackets(Strategy):
         self.events.append(event)
 
 
+def identity(order: Order, ts: int) -> dict[str, object]:
+    """The fields every event of `order` carries, stamped `ts`."""
+    return {
+        "trader_id": order.trader_id,
+        "strategy_id": order.strategy_id,
+        "instrument_id": order.instrument_id,
+        "client_order_id": order.client_order_id,
+        "ts_event": ts,
+        "ts_init": ts,
+    }
+
+
 def restored_bracket(strategy: Brackets, engine: BacktestEngine, entry_events: str) -> OrderList:
     """The bracket as the node's restore leaves it: the entry with its events, the exits INITIALIZED."""
     bracket = strategy.order_factory.bracket(
@@ -59,14 +71,7 @@ def restored_bracket(strategy: Brackets, engine: BacktestEngine, entry_events: s
         tp_price=Price.from_str("91.000"),
     )
     entry = bracket.first
-    ident = {
-        "trader_id": entry.trader_id,
-        "strategy_id": entry.strategy_id,
-        "instrument_id": entry.instrument_id,
-        "client_order_id": entry.client_order_id,
-        "ts_event": T0 - 1,
-        "ts_init": T0 - 1,
-    }
+    ident = identity(entry, T0 - 1)
     entry.apply(OrderSubmitted(**ident, account_id=ACCOUNT))  # type: ignore[arg-type]
     entry.apply(OrderAccepted(**ident, venue_order_id=VenueOrderId("V-1"), account_id=ACCOUNT))  # type: ignore[arg-type]
     if entry_events == "filled":
@@ -185,14 +190,7 @@ def test_a_restored_gtd_order_past_its_expiry_is_canceled_at_start() -> None:
     order = strategy.order_factory.limit(
         USDJPY.id, OrderSide.BUY, SIZE, Price.from_str("89.000"), time_in_force=TimeInForce.GTD, expire_time_ns=T0 - 1
     )
-    ident = {
-        "trader_id": order.trader_id,
-        "strategy_id": order.strategy_id,
-        "instrument_id": order.instrument_id,
-        "client_order_id": order.client_order_id,
-        "ts_event": T0 - 2,
-        "ts_init": T0 - 2,
-    }
+    ident = identity(order, T0 - 2)
     order.apply(OrderSubmitted(**ident, account_id=ACCOUNT))  # type: ignore[arg-type]
     order.apply(OrderAccepted(**ident, venue_order_id=VenueOrderId("V-9"), account_id=ACCOUNT))  # type: ignore[arg-type]
     engine.cache.add_order(order)
