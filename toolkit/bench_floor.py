@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from toolkit.core.clock import Clock, TimeEventCallback, unix_nanos_to_datetime
@@ -478,10 +479,11 @@ def run_floor(
     handler = bus.handlers[data_topic]
     for event in feedback.get(0, ()):
         deliver(event)
+    data = chain((first,), stream)  # the first object, read above for its timing, goes through the same loop
     if keep_book:
-        count = _loop_with_book(first, stream, clock, handler, cache, instrument, feedback, deliver, slots)
+        count = _loop_with_book(data, clock, handler, cache, instrument, feedback, deliver, slots)
     else:
-        count = _loop(first, stream, clock, handler, feedback, deliver, slots)
+        count = _loop(data, clock, handler, feedback, deliver, slots)
     strategy.stop()
     for event in feedback.get(STOP_SLOT, ()):
         deliver(event)
@@ -498,7 +500,6 @@ def run_floor(
 
 
 def _loop(
-    first: Any,
     stream: Iterator[Any],
     clock: FloorClock,
     handler: Callable[[Any], None],
@@ -509,18 +510,10 @@ def _loop(
     """One handler call per object; the recorded venue answers after the objects they followed."""
     position = 0
     next_slot = slots[0]
-    clock.now = first.ts_init
-    handler(first)
-    count = 1
-    if count == next_slot:
-        for event in feedback[count]:
-            deliver(event)
-        position += 1
-        next_slot = slots[position]
-    for data in stream:
+    count = 0
+    for count, data in enumerate(stream, 1):
         clock.now = data.ts_init
         handler(data)
-        count += 1
         if count == next_slot:
             for event in feedback[count]:
                 deliver(event)
@@ -530,7 +523,6 @@ def _loop(
 
 
 def _loop_with_book(
-    first: Any,
     stream: Iterator[Any],
     clock: FloorClock,
     handler: Callable[[Any], None],
@@ -547,20 +539,11 @@ def _loop_with_book(
     apply = book.apply_delta
     position = 0
     next_slot = slots[0]
-    clock.now = first.ts_init
-    apply(first)
-    handler(first)
-    count = 1
-    if count == next_slot:
-        for event in feedback[count]:
-            deliver(event)
-        position += 1
-        next_slot = slots[position]
-    for data in stream:
+    count = 0
+    for count, data in enumerate(stream, 1):
         clock.now = data.ts_init
         apply(data)
         handler(data)
-        count += 1
         if count == next_slot:
             for event in feedback[count]:
                 deliver(event)
